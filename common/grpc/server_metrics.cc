@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/grpc/status_mapping.h"
 
@@ -75,6 +76,19 @@ const char* CodeName(::grpc::StatusCode code) {
 GrpcServerMetrics::GrpcServerMetrics(prometheus::Family<prometheus::Counter>& requests,
                                      prometheus::Family<prometheus::Histogram>& durations)
     : requests_(requests), durations_(durations) {}
+
+std::unique_ptr<GrpcServerMetrics> GrpcServerMetrics::Register(prometheus::Registry& registry,
+                                                             absl::string_view daemon) {
+  auto& requests = prometheus::BuildCounter()
+                       .Name(absl::StrCat("berth_", daemon, "_grpc_requests_total"))
+                       .Help("gRPC calls finished, by full method name and status code.")
+                       .Register(registry);
+  auto& durations = prometheus::BuildHistogram()
+                        .Name(absl::StrCat("berth_", daemon, "_grpc_request_duration_seconds"))
+                        .Help("Time from receiving a gRPC call to its end, by method.")
+                        .Register(registry);
+  return std::make_unique<GrpcServerMetrics>(requests, durations);
+}
 
 std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface>
 GrpcServerMetrics::NewInterceptorFactory() {

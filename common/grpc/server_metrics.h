@@ -9,6 +9,9 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "absl/strings/string_view.h"
 
 namespace berth::grpc_util {
 
@@ -18,6 +21,11 @@ class GrpcServerMetrics {
   // names: berth_<daemon>_grpc_requests_total and berth_<daemon>_grpc_request_duration_seconds.
   GrpcServerMetrics(prometheus::Family<prometheus::Counter>& requests,
                     prometheus::Family<prometheus::Histogram>& durations);
+
+  // Registers berth_<daemon>_grpc_requests_total and
+  // berth_<daemon>_grpc_request_duration_seconds in `registry` and returns metrics over them.
+  static std::unique_ptr<GrpcServerMetrics> Register(prometheus::Registry& registry,
+                                                     absl::string_view daemon);
 
   std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface>
   NewInterceptorFactory();

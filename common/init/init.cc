@@ -26,6 +26,17 @@ sigset_t TerminationSignals() {
 
 }  // namespace
 
+void NormalizeFlagNames(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    char* a = argv[i];
+    if (a[0] != '-' || a[1] != '-') continue;
+    if (a[2] == '\0') break;  // "--" ends the flags
+    for (char* p = a + 2; *p != '\0' && *p != '='; ++p) {
+      if (*p == '-') *p = '_';
+    }
+  }
+}
+
 bool ApplyLogLevel(absl::string_view level) {
   const std::string l = absl::AsciiStrToLower(level);
   int verbose = 0;
@@ -55,6 +66,7 @@ std::vector<char*> InitProcess(int argc, char** argv, absl::string_view usage,
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
   }
   signal(SIGPIPE, SIG_IGN);
+  NormalizeFlagNames(argc, argv);
   absl::SetProgramUsageMessage(usage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   FLAGS_logtostderr = true;

@@ -23,6 +23,11 @@ std::vector<char*> InitProcess(int argc, char** argv, absl::string_view usage,
 // logged and ignored until berth daemons learn to reload their config.
 int WaitForTerminationSignal();
 
+// Rewrites "--exec-root=x" to "--exec_root=x" in place (up to a bare "--"), so berth's
+// daemons take dockerd-style dashed flags while absl flag names use underscores. Values after
+// '=' are left alone.
+void NormalizeFlagNames(int argc, char** argv);
+
 // Applies a --log_level value: "trace", "debug", "info", "warning", "error" or a number n >= 0
 // (verbose level n). Returns false for anything else.
 bool ApplyLogLevel(absl::string_view level);
