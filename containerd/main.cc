@@ -1,0 +1,56 @@
+// berth-containerd: the container manager daemon (content, images, snapshots, containers,
+// tasks via shims, events). berthd is its main client. This binary wires flags to services
+// and serves them on a unix socket until SIGTERM.
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "common/daemon/daemon.h"
+#include "common/fs/fs.h"
+#include "common/init/init.h"
+#include "common/status/status_macros.h"
+#include "containerd/version/version_service.h"
+#include "glog/logging.h"
+
+ABSL_FLAG(std::string, root, "/var/lib/berth-containerd",
+          "directory for persistent data: content store, metadata database, snapshots");
+ABSL_FLAG(std::string, state, "/run/berth-containerd",
+          "directory for runtime state: task bundles, shim sockets, exit-status files");
+ABSL_FLAG(std::string, address, "unix:///run/berth-containerd/containerd.sock",
+          "gRPC socket to serve on");
+ABSL_FLAG(std::string, metrics_addr, "127.0.0.1:1338",
+          "host:port for the Prometheus /metrics endpoint (port 0 picks a free port)");
+ABSL_FLAG(std::string, group, "berth", "group that owns the gRPC socket, if it exists");
+
+namespace {
+
+absl::Status Run() {
+  const std::string root = absl::GetFlag(FLAGS_root);
+  const std::string state = absl::GetFlag(FLAGS_state);
+  BERTH_RETURN_IF_ERROR(berth::fs::MakeDirs(root, 0700), "create --root");
+  BERTH_RETURN_IF_ERROR(berth::fs::MakeDirs(state, 0700), "create --state");
+
+  berth::daemon::GrpcDaemon daemon("containerd");
+  berth::containerd::version::VersionService version(root, state);
+
+  berth::grpc_util::UnixServerOptions server;
+  server.address = absl::GetFlag(FLAGS_address);
+  server.socket_group = absl::GetFlag(FLAGS_group);
+  LOG(INFO) << "berth-containerd starting root=" << root << " state=" << state;
+  return daemon.ServeUntilSignal(absl::GetFlag(FLAGS_metrics_addr), server, {&version});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  berth::InitProcess(argc, argv,
+                     "berth-containerd: berth's container manager daemon.\n"
+                     "Usage: berth-containerd [--root DIR] [--state DIR] [--address unix://PATH]"
+                     " [--metrics-addr HOST:PORT]");
+  absl::Status s = Run();
+  if (!s.ok()) {
+    LOG(ERROR) << "berth-containerd: " << s.message();
+    return 1;
+  }
+  LOG(INFO) << "berth-containerd stopped";
+  return 0;
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The run command: installs dependencies, builds berth, installs the binaries into
+# /usr/local/bin, starts berth-containerd and berthd (as systemd units when systemd runs the
+# machine, otherwise as background processes with pid files), and shows `berth info`.
+# Stop everything with deploy/down.sh.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/.."
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "up.sh: run as root" >&2
+  exit 1
+fi
+deploy/install-deps.sh
+
+CACHE="${BERTH_BAZEL_CACHE:-$HOME/.cache/berth-bazel}"
+mkdir -p "$CACHE"
+bazel build --disk_cache="$CACHE" //engine:berthd //engine/cli:berth //containerd:berth-containerd
+bin=$(bazel info bazel-bin 2>/dev/null)
+install -m 0755 "$bin/engine/berthd" "$bin/containerd/berth-containerd" "$bin/engine/cli/berth" \
+  /usr/local/bin/
+bazel shutdown >/dev/null 2>&1 || true
+
+wait_for_socket() {  # path, name, log
+  for _ in $(seq 1 100); do
+    [[ -S $1 ]] && return 0
+    sleep 0.1
+  done
+  echo "up.sh: $2 did not come up; its log:" >&2
+  tail -n 20 "$3" >&2 || true
+  return 1
+}
+
+if [[ -d /run/systemd/system ]]; then
+  install -m 0644 deploy/systemd/*.service /etc/systemd/system/
+  systemctl daemon-reload
+  systemctl enable --now berth-containerd.service berthd.service
+else
+  # No systemd as PID 1 (containers, some VMs): run the daemons in their own sessions.
+  mkdir -p /var/log/berth /run/berth /run/berth-containerd
+  start() {  # name, pidfile, log, args...
+    local name=$1 pidfile=$2 log=$3
+    shift 3
+    if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      echo "up.sh: $name already running (pid $(cat "$pidfile"))"
+      return 0
+    fi
+    setsid "$@" >>"$log" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+  }
+  start berth-containerd /run/berth-containerd/berth-containerd.pid \
+    /var/log/berth/berth-containerd.log /usr/local/bin/berth-containerd
+  wait_for_socket /run/berth-containerd/containerd.sock berth-containerd \
+    /var/log/berth/berth-containerd.log
+  start berthd /run/berth/berthd.pid /var/log/berth/berthd.log /usr/local/bin/berthd
+fi
+wait_for_socket /run/berth/berthd.sock berthd /var/log/berth/berthd.log
+
+berth version
+echo
+berth info

@@ -1,0 +1,90 @@
+// berthd: berth's user-facing daemon (like dockerd). The berth CLI and other gRPC clients talk
+// to it; it reaches containers and images only through berth-containerd. This binary wires
+// flags to services and serves them on a unix socket until SIGTERM.
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/daemon/daemon.h"
+#include "common/fs/atomic_file.h"
+#include "common/fs/fs.h"
+#include "common/grpc/server.h"
+#include "common/id/id.h"
+#include "common/init/init.h"
+#include "common/status/status_macros.h"
+#include "engine/system/system_service.h"
+#include "glog/logging.h"
+
+ABSL_FLAG(std::string, root, "/var/lib/berth",
+          "directory for persistent data: container configs, volumes, engine state");
+ABSL_FLAG(std::string, exec_root, "/run/berth", "directory for runtime state");
+ABSL_FLAG(std::string, host, "unix:///run/berth/berthd.sock", "gRPC socket to serve on");
+ABSL_FLAG(std::string, containerd, "unix:///run/berth-containerd/containerd.sock",
+          "berth-containerd's gRPC socket");
+ABSL_FLAG(std::string, metrics_addr, "127.0.0.1:9323",
+          "host:port for the Prometheus /metrics endpoint (port 0 picks a free port)");
+ABSL_FLAG(std::string, group, "berth",
+          "group that owns the API socket (mode 0660), if it exists; others are refused");
+
+namespace {
+
+// The engine id survives restarts (like dockerd's engine-id file), so `berth info` shows
+// the same id for the same installation.
+absl::StatusOr<std::string> LoadOrCreateEngineId(const std::string& root) {
+  const std::string path = absl::StrCat(root, "/engine-id");
+  absl::StatusOr<std::string> existing = berth::fs::ReadFile(path);
+  if (existing.ok()) {
+    std::string id(absl::StripAsciiWhitespace(*existing));
+    if (berth::id::IsValidId(id)) return id;
+    LOG(WARNING) << "replacing malformed engine id path=" << path;
+  } else if (!absl::IsNotFound(existing.status())) {
+    return existing.status();
+  }
+  BERTH_ASSIGN_OR_RETURN(std::string id, berth::id::GenerateId());
+  BERTH_RETURN_IF_ERROR(berth::fs::WriteFileAtomically(path, id + "\n", 0600));
+  return id;
+}
+
+absl::Status Run() {
+  const std::string root = absl::GetFlag(FLAGS_root);
+  const std::string exec_root = absl::GetFlag(FLAGS_exec_root);
+  BERTH_RETURN_IF_ERROR(berth::fs::MakeDirs(root, 0710), "create --root");
+  BERTH_RETURN_IF_ERROR(berth::fs::MakeDirs(exec_root, 0700), "create --exec-root");
+  BERTH_ASSIGN_OR_RETURN(std::string engine_id, LoadOrCreateEngineId(root), "engine id");
+
+  const std::string containerd_address = absl::GetFlag(FLAGS_containerd);
+  BERTH_ASSIGN_OR_RETURN(auto containerd, berth::grpc_util::DialUnix(containerd_address),
+                         "--containerd");
+
+  berth::daemon::GrpcDaemon daemon("engine");
+  berth::engine::system::SystemService::Options sys;
+  sys.root_dir = root;
+  sys.exec_root = exec_root;
+  sys.daemon_id = engine_id;
+  sys.containerd_address = containerd_address;
+  berth::engine::system::SystemService system(sys, containerd);
+
+  berth::grpc_util::UnixServerOptions server;
+  server.address = absl::GetFlag(FLAGS_host);
+  server.socket_group = absl::GetFlag(FLAGS_group);
+  LOG(INFO) << "berthd starting root=" << root << " exec_root=" << exec_root
+            << " containerd=" << containerd_address;
+  return daemon.ServeUntilSignal(absl::GetFlag(FLAGS_metrics_addr), server, {&system});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  berth::InitProcess(argc, argv,
+                     "berthd: berth's container engine daemon.\n"
+                     "Usage: berthd [--root DIR] [--exec-root DIR] [--host unix://PATH]"
+                     " [--containerd unix://PATH] [--metrics-addr HOST:PORT]");
+  absl::Status s = Run();
+  if (!s.ok()) {
+    LOG(ERROR) << "berthd: " << s.message();
+    return 1;
+  }
+  LOG(INFO) << "berthd stopped";
+  return 0;
+}

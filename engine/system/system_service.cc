@@ -1,0 +1,120 @@
+#include "engine/system/system_service.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/version/version.h"
+#include "glog/logging.h"
+
+namespace berth::engine::system {
+namespace {
+
+namespace cdv = ::berth::containerd::version::v1;
+
+// State of one outgoing Version call to berth-containerd; deletes itself when done.
+struct ContainerdVersionCall {
+  ::grpc::ClientContext ctx;
+  cdv::VersionRequest req;
+  cdv::VersionResponse resp;
+};
+
+}  // namespace
+
+SystemService::SystemService(Options options, std::shared_ptr<::grpc::Channel> containerd)
+    : options_(std::move(options)),
+      host_(ReadHostInfo()),
+      containerd_(cdv::Version::NewStub(containerd)) {}
+
+void SystemService::FillEngineVersion(v1::ComponentVersion* out) const {
+  out->set_name("berthd");
+  out->set_version(kVersion);
+  out->set_api_version(kApiVersion);
+}
+
+void SystemService::FetchContainerdVersion(v1::ComponentVersion* out,
+                                           std::function<void()> done) {
+  out->set_name("berth-containerd");
+  auto* call = new ContainerdVersionCall;
+  call->ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.containerd_timeout));
+  // Fail fast while berth-containerd is down instead of queueing until the deadline.
+  call->ctx.set_wait_for_ready(false);
+  containerd_->async()->Version(
+      &call->ctx, &call->req, &call->resp,
+      [this, call, out, done = std::move(done)](::grpc::Status st) {
+        if (st.ok()) {
+          out->set_version(call->resp.version());
+          out->set_revision(call->resp.revision());
+          out->set_api_version(call->resp.api_version());
+        } else {
+          out->set_error(absl::StrCat("cannot reach berth-containerd at ",
+                                      options_.containerd_address, ": ", st.error_message()));
+          VLOG(1) << "containerd version failed code=" << st.error_code()
+                  << " msg=" << st.error_message();
+        }
+        delete call;
+        done();
+      });
+}
+
+::grpc::ServerUnaryReactor* SystemService::Ping(::grpc::CallbackServerContext* ctx,
+                                                const v1::PingRequest*,
+                                                v1::PingResponse* resp) {
+  resp->set_api_version(kApiVersion);
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(::grpc::Status::OK);
+  return reactor;
+}
+
+::grpc::ServerUnaryReactor* SystemService::Version(::grpc::CallbackServerContext* ctx,
+                                                   const v1::VersionRequest*,
+                                                   v1::VersionResponse* resp) {
+  FillEngineVersion(resp->mutable_engine());
+  resp->set_os(host_.os_type);
+  resp->set_arch(host_.architecture);
+  resp->set_kernel_version(host_.kernel_version);
+  resp->set_build_info(absl::StrCat("gcc ", __VERSION__));
+  resp->mutable_runtime()->set_name("berth-runc");
+  resp->mutable_runtime()->set_version(kVersion);
+  auto* reactor = ctx->DefaultReactor();
+  FetchContainerdVersion(resp->mutable_containerd(),
+                         [reactor] { reactor->Finish(::grpc::Status::OK); });
+  return reactor;
+}
+
+::grpc::ServerUnaryReactor* SystemService::Info(::grpc::CallbackServerContext* ctx,
+                                                const v1::InfoRequest*,
+                                                v1::InfoResponse* resp) {
+  resp->set_id(options_.daemon_id);
+  resp->set_name(host_.hostname);
+  resp->set_kernel_version(host_.kernel_version);
+  resp->set_operating_system(host_.operating_system);
+  resp->set_os_type(host_.os_type);
+  resp->set_architecture(host_.architecture);
+  resp->set_ncpu(host_.ncpu);
+  resp->set_mem_total(host_.mem_total);
+  resp->set_cgroup_version(host_.cgroup_version);
+  resp->set_cgroup_driver("cgroupfs");
+  resp->set_storage_driver("overlayfs");
+  resp->set_logging_driver("json-file");
+  resp->set_root_dir(options_.root_dir);
+  resp->set_exec_root(options_.exec_root);
+  resp->add_runtimes("berth-runc");
+  resp->add_runtimes("runc");
+  resp->set_default_runtime("berth-runc");
+  resp->set_live_restore_enabled(true);
+  resp->set_server_version(kVersion);
+  *resp->mutable_system_time() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  // Container, image, volume and network counts stay 0 until berthd keeps those objects
+  // (TODO(berth): #5); they are real zeros, not placeholders, since nothing can exist yet.
+  FillEngineVersion(resp->mutable_engine());
+  auto* reactor = ctx->DefaultReactor();
+  FetchContainerdVersion(resp->mutable_containerd(), [reactor, resp] {
+    if (!resp->containerd().error().empty()) resp->add_warnings(resp->containerd().error());
+    reactor->Finish(::grpc::Status::OK);
+  });
+  return reactor;
+}
+
+}  // namespace berth::engine::system
