@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "engine/cli/flags.h"
+#include "common/cli/flags.h"
 
 namespace berth::cli {
 

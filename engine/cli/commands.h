@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/cli/cli.h"
-#include "engine/cli/flags.h"
+#include "common/cli/flags.h"
 
 namespace berth::cli {
 

@@ -1,4 +1,4 @@
-#include "engine/cli/flags.h"
+#include "common/cli/flags.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"

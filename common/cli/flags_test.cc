@@ -1,4 +1,4 @@
-#include "engine/cli/flags.h"
+#include "common/cli/flags.h"
 
 #include "common/testing/status_matchers.h"
 #include "gtest/gtest.h"
