@@ -159,6 +159,8 @@ def berth_dependencies():
             "seccomp": ["libseccomp"],
             "libcap": ["libcap"],
             "curl": ["libcurl"],
+            # Header-only; exceptions stay off the call paths (parse with allow_exceptions=false).
+            "nlohmann_json": ["nlohmann_json"],
             # Boost.Beast/Asio are header-only; Asio needs pthreads.
             "boost_beast": ["-lpthread"],
             # Debian ships gtest/gmock as static libraries only: order matters.
