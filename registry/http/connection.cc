@@ -1,0 +1,385 @@
+#include "registry/http/connection.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "glog/logging.h"
+
+namespace berth::registry::http::internal {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+constexpr size_t kChunkBytes = 64 << 10;
+// Lingering close: how long and how much to drain before giving up on the client.
+constexpr absl::Duration kLingerTime = absl::Seconds(1);
+constexpr uint64_t kLingerBytes = 1 << 20;
+constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+bool IsHttpError(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+// Headers the server owns; a handler's copies are ignored.
+bool ServerOwned(absl::string_view name) {
+  return absl::EqualsIgnoreCase(name, "Content-Length") ||
+         absl::EqualsIgnoreCase(name, "Transfer-Encoding") ||
+         absl::EqualsIgnoreCase(name, "Connection");
+}
+
+std::string HttpDate() {
+  return absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::Now(), absl::UTCTimeZone());
+}
+
+}  // namespace
+
+Connection::Connection(asio::ip::tcp::socket socket, const ConnectionContext& context)
+    : stream_(std::move(socket)), context_(context), chunk_(kChunkBytes) {}
+
+Connection::~Connection() {
+  if (sink_ != nullptr) sink_->Abort(absl::CancelledError("connection closed"));
+  if (request_active_) Record(499);
+  if (context_.on_destroy) context_.on_destroy(this);
+}
+
+void Connection::Start() {
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+}
+
+void Connection::RequestStop() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    self->stopping_ = true;
+    // The pending head read completes with operation_aborted and closes the connection.
+    if (self->idle_) self->stream_.cancel();
+  });
+}
+
+void Connection::ForceClose() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
+}
+
+void Connection::SetDeadline(absl::Duration d) {
+  if (d >= absl::Hours(24 * 365)) {
+    stream_.expires_never();
+  } else {
+    stream_.expires_after(absl::ToChronoNanoseconds(d));
+  }
+}
+
+void Connection::ReadHeader() {
+  if (stopping_ || closed_) return Close();
+  parser_.emplace();
+  parser_->header_limit(context_.options->max_header_bytes);
+  // Enforced per request in Dispatch/OnBody. Not boost::none: Beast 1.74 compares a length
+  // against an empty optional as "greater" and rejects every body.
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+  idle_ = true;
+  SetDeadline(context_.options->idle_timeout);
+  bhttp::async_read_header(stream_, buffer_, *parser_,
+                           beast::bind_front_handler(&Connection::OnHeader, shared_from_this()));
+}
+
+void Connection::OnHeader(beast::error_code ec, size_t) {
+  idle_ = false;
+  if (ec) {
+    // Closed, timed out or cut off mid-head: nobody is waiting for an answer.
+    if (!IsHttpError(ec) || ec == bhttp::error::end_of_stream ||
+        ec == bhttp::error::partial_message) {
+      return Close();
+    }
+    request_ = Request();
+    request_.method = "OTHER";
+    request_active_ = true;
+    start_ = absl::Now();
+    request_bytes_ = 0;
+    response_bytes_ = 0;
+    route_label_ = "invalid";
+    keep_alive_ = false;
+    const bool too_big = ec == bhttp::error::header_limit;
+    return SendResponse(Response::Text(
+        too_big ? 431 : 400, too_big ? "request header too large\n"
+                                     : absl::StrCat("bad request: ", ec.message(), "\n")));
+  }
+  request_active_ = true;
+  start_ = absl::Now();
+  request_bytes_ = 0;
+  response_bytes_ = 0;
+  status_sent_ = 0;
+  const auto& head = parser_->get();
+  request_ = Request();
+  request_.method = std::string(head.method_string());
+  request_.target = std::string(head.target());
+  const size_t q = request_.target.find('?');
+  request_.path = request_.target.substr(0, q);
+  if (q != std::string::npos) request_.query = request_.target.substr(q + 1);
+  request_.version = head.version();
+  for (const auto& field : head) {
+    request_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  request_.chunked = parser_->chunked();
+  if (parser_->content_length()) {
+    request_.content_length = *parser_->content_length();
+  } else if (!request_.chunked) {
+    request_.content_length = 0;
+  }
+  keep_alive_ = head.keep_alive();
+  Dispatch();
+}
+
+void Connection::Dispatch() {
+  Router::Match match = context_.router->Find(request_.method, request_.path);
+  request_.route = match.route;
+  request_.params = std::move(match.params);
+  request_.allowed_methods = std::move(match.allowed_methods);
+  route_label_ = match.route.empty() ? "unmatched" : match.route;
+
+  HandlerResult result = (*match.handler)(request_);
+  body_limit_ = context_.options->max_request_body_bytes;
+  if (result.has_sink()) {
+    sink_ = std::move(result.sink());
+    if (sink_ == nullptr) {
+      pending_ = Response::Text(500, "handler returned no sink\n");
+    } else if (auto max = sink_->MaxBytes()) {
+      body_limit_ = *max;
+    }
+  } else {
+    pending_ = std::move(result.response());
+  }
+  // A declared length over the limit is refused before a byte of body is read.
+  if (request_.content_length && *request_.content_length > body_limit_) {
+    return FailUpload(
+        absl::ResourceExhaustedError(absl::StrCat("request body of ", *request_.content_length,
+                                                  " bytes exceeds the limit of ", body_limit_)));
+  }
+  if (parser_->is_done()) return OnBodyDone();
+  auto expect = request_.Header("Expect");
+  if (request_.version >= 11 && expect && absl::EqualsIgnoreCase(*expect, "100-continue")) {
+    // The client waits for this before sending the body (RFC 9110 section 10.1.1).
+    SetDeadline(context_.options->io_timeout);
+    return asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1),
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               if (ec) return self->Close();
+                               self->ReadBody();
+                             });
+  }
+  ReadBody();
+}
+
+void Connection::ReadBody() {
+  auto& body = parser_->get().body();
+  body.data = chunk_.data();
+  body.size = chunk_.size();
+  SetDeadline(context_.options->io_timeout);
+  // read_some, not read: hand each arrival to the sink now instead of waiting for a full chunk.
+  bhttp::async_read_some(stream_, buffer_, *parser_,
+                         beast::bind_front_handler(&Connection::OnBody, shared_from_this()));
+}
+
+void Connection::OnBody(beast::error_code ec, size_t) {
+  if (ec == bhttp::error::need_buffer) ec = {};  // the chunk buffer is full: consume it
+  const size_t n = chunk_.size() - parser_->get().body().size;
+  if (ec) {
+    if (IsHttpError(ec) && ec != bhttp::error::partial_message) {
+      return FailUpload(
+          absl::InvalidArgumentError(absl::StrCat("bad request body: ", ec.message())));
+    }
+    if (sink_ != nullptr) sink_->Abort(absl::CancelledError("client stopped sending the body"));
+    sink_.reset();
+    Record(ec == beast::error::timeout ? 408 : 499);
+    return Close();
+  }
+  request_bytes_ += n;
+  if (request_bytes_ > body_limit_) {
+    return FailUpload(absl::ResourceExhaustedError(
+        absl::StrCat("request body exceeds the limit of ", body_limit_, " bytes")));
+  }
+  if (n > 0 && sink_ != nullptr) {
+    absl::Status st = sink_->Write(absl::string_view(chunk_.data(), n));
+    if (!st.ok()) return FailUpload(st);
+  }
+  if (parser_->is_done()) return OnBodyDone();
+  ReadBody();
+}
+
+void Connection::OnBodyDone() {
+  if (sink_ != nullptr) {
+    pending_ = sink_->Finish();
+    sink_.reset();
+  }
+  SendResponse(std::move(pending_));
+}
+
+void Connection::FailUpload(const absl::Status& why) {
+  Response r = Response::Text(HttpStatusFor(why), absl::StrCat(why.message(), "\n"));
+  if (sink_ != nullptr) {
+    sink_->Abort(why);
+    r = sink_->ErrorResponse(why);
+    sink_.reset();
+  }
+  keep_alive_ = false;  // the rest of the body is still on its way
+  SendResponse(std::move(r));
+}
+
+void Connection::SendResponse(Response r) {
+  if (stopping_) keep_alive_ = false;
+  const bool head = request_.method == "HEAD";
+  const bool bodiless = r.status / 100 == 1 || r.status == 204 || r.status == 304;
+  std::optional<uint64_t> length = r.source ? r.content_length : r.body.size();
+
+  response_.emplace();
+  response_->version(request_.version == 10 ? 10 : 11);
+  // Beast throws on a status outside 100..999; a handler bug must not escape as an exception.
+  if (r.status < 100 || r.status > 999) r.status = 500;
+  response_->result(static_cast<unsigned>(r.status));
+  response_->set(bhttp::field::date, HttpDate());
+  for (const auto& [name, value] : r.headers) {
+    if (!ServerOwned(name)) response_->insert(name, value);
+  }
+  if (r.status == 405 && !request_.allowed_methods.empty() &&
+      response_->find(bhttp::field::allow) == response_->end()) {
+    response_->set(bhttp::field::allow, absl::StrJoin(request_.allowed_methods, ", "));
+  }
+  if (bodiless) {
+    // No Content-Length and no body, whatever the handler produced.
+  } else if (length) {
+    response_->content_length(*length);  // for HEAD: the length a GET would have
+  } else if (!head && response_->version() == 11) {
+    response_->chunked(true);
+  } else if (!head) {
+    keep_alive_ = false;  // HTTP/1.0 without a length: the body ends when the connection does
+  }
+  response_->keep_alive(keep_alive_);
+  body_ = std::move(r);
+  status_sent_ = static_cast<int>(response_->result_int());
+  serializer_.emplace(*response_);
+  // With a body, the first WriteBody() sends the header along with the first chunk.
+  if (!head && !bodiless) return WriteBody();
+  SetDeadline(context_.options->io_timeout);
+  bhttp::async_write_header(
+      stream_, *serializer_,
+      beast::bind_front_handler(&Connection::OnHeaderOnlyWritten, shared_from_this()));
+}
+
+void Connection::OnHeaderOnlyWritten(beast::error_code ec, size_t) {
+  if (ec) {
+    Record(499);
+    return Close();
+  }
+  OnResponseDone();
+}
+
+void Connection::WriteBody() {
+  auto& out = response_->body();
+  if (body_.source == nullptr) {
+    out.data = body_.body.data();
+    out.size = body_.body.size();
+    out.more = false;
+    response_bytes_ = body_.body.size();
+  } else {
+    const std::optional<uint64_t> length = body_.content_length;
+    size_t want = chunk_.size();
+    if (length) want = static_cast<size_t>(std::min<uint64_t>(want, *length - response_bytes_));
+    absl::StatusOr<size_t> n = want == 0 ? absl::StatusOr<size_t>(0)
+                                         : body_.source->Read(absl::MakeSpan(chunk_.data(), want));
+    if (!n.ok() || (*n == 0 && length && response_bytes_ < *length)) {
+      // The header is out, so the status cannot change: cut the connection so the client
+      // sees a short body instead of a complete-looking wrong one.
+      LOG(ERROR) << "http response body failed route=" << route_label_
+                 << " sent=" << response_bytes_ << " error="
+                 << (n.ok() ? "body shorter than its Content-Length" : n.status().ToString());
+      Record(status_sent_);
+      return Close();
+    }
+    out.data = *n > 0 ? chunk_.data() : nullptr;
+    out.size = *n;
+    out.more = *n > 0;
+    response_bytes_ += *n;
+  }
+  SetDeadline(context_.options->io_timeout);
+  bhttp::async_write(stream_, *serializer_,
+                     beast::bind_front_handler(&Connection::OnBodyWritten, shared_from_this()));
+}
+
+void Connection::OnBodyWritten(beast::error_code ec, size_t) {
+  if (ec == bhttp::error::need_buffer) ec = {};  // chunk sent; the serializer wants the next
+  if (ec) {
+    Record(status_sent_);
+    return Close();
+  }
+  if (serializer_->is_done()) return OnResponseDone();
+  WriteBody();
+}
+
+void Connection::OnResponseDone() {
+  Record(status_sent_);
+  serializer_.reset();
+  response_.reset();
+  body_ = Response();
+  pending_ = Response();
+  if (keep_alive_ && !stopping_) return ReadHeader();
+  // Closing with unread input makes the kernel reset the connection, which can destroy the
+  // response before the client reads it; linger only when such input exists or may follow.
+  beast::error_code ec;
+  const bool body_unread = !parser_ || !parser_->is_done();
+  if (body_unread || stream_.socket().available(ec) > 0) return LingeringClose();
+  Close();
+}
+
+void Connection::Record(int status) {
+  if (!request_active_) return;
+  request_active_ = false;
+  const absl::Duration elapsed = absl::Now() - start_;
+  VLOG(1) << "http request method=" << request_.method << " path=" << request_.path
+          << " status=" << status << " duration=" << elapsed;
+  ServerObserver* observer = context_.options->observer;
+  if (observer == nullptr) return;
+  ServerObserver::RequestRecord record;
+  const bhttp::verb verb = bhttp::string_to_verb(request_.method);
+  // Both arms string_view: a std::string arm would make the result a dangling temporary.
+  record.method = verb == bhttp::verb::unknown ? absl::string_view("OTHER")
+                                               : absl::string_view(request_.method);
+  record.route = route_label_;
+  record.status = status;
+  record.duration = elapsed;
+  record.request_body_bytes = request_bytes_;
+  record.response_body_bytes = response_bytes_;
+  observer->RequestDone(record);
+}
+
+void Connection::LingeringClose() {
+  beast::error_code ec;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  linger_bytes_ = 0;
+  SetDeadline(kLingerTime);
+  stream_.async_read_some(asio::buffer(chunk_),
+                          beast::bind_front_handler(&Connection::OnLinger, shared_from_this()));
+}
+
+void Connection::OnLinger(beast::error_code ec, size_t bytes) {
+  linger_bytes_ += bytes;
+  if (ec || linger_bytes_ > kLingerBytes || stopping_) return Close();
+  stream_.async_read_some(asio::buffer(chunk_),
+                          beast::bind_front_handler(&Connection::OnLinger, shared_from_this()));
+}
+
+void Connection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  beast::error_code ec;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  stream_.close();
+}
+
+}  // namespace berth::registry::http::internal

@@ -1,0 +1,107 @@
+// Connection is one accepted TCP connection of http::Server: a state machine that reads a
+// request head, runs the routed handler, moves the request body into a BodySink (or discards
+// it), writes the response (streaming a BodySource), and loops while keep-alive holds.
+// Internal to //registry/http:server.
+//
+// Every method except RequestStop/ForceClose runs on the connection's strand, so the state
+// below needs no lock. The object keeps itself alive through shared_from_this() captured in
+// its pending operations; it dies when the last operation completes without starting another.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/time/time.h"
+#include "registry/http/handler.h"
+#include "registry/http/router.h"
+#include "registry/http/server.h"
+
+namespace berth::registry::http::internal {
+
+class Connection;
+
+// What a connection needs from its server. Everything outlives the connection.
+struct ConnectionContext {
+  const Router* router = nullptr;
+  const ServerOptions* options = nullptr;
+  // Runs in ~Connection, on whichever thread drops the last reference.
+  std::function<void(Connection*)> on_destroy;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(boost::asio::ip::tcp::socket socket, const ConnectionContext& context);
+  ~Connection();
+
+  // Starts serving requests.
+  void Start();
+  // Thread-safe. Closes the connection now if it waits for a request; otherwise it closes
+  // after the response in progress (which goes out with "Connection: close").
+  void RequestStop();
+  // Thread-safe. Closes the socket now, abandoning any request in progress.
+  void ForceClose();
+
+ private:
+  using Parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
+  using HttpResponse = boost::beast::http::response<boost::beast::http::buffer_body>;
+  using Serializer = boost::beast::http::response_serializer<boost::beast::http::buffer_body>;
+
+  void ReadHeader();
+  void OnHeader(boost::beast::error_code ec, size_t bytes);
+  void Dispatch();
+  void ReadBody();
+  void OnBody(boost::beast::error_code ec, size_t bytes);
+  void OnBodyDone();
+  void FailUpload(const absl::Status& why);
+  void SendResponse(Response response);
+  void OnHeaderOnlyWritten(boost::beast::error_code ec, size_t bytes);
+  void WriteBody();
+  void OnBodyWritten(boost::beast::error_code ec, size_t bytes);
+  void OnResponseDone();
+  // Ends the request in progress for the observer (once) with `status`.
+  void Record(int status);
+  // After a final response while the client may still be sending: stop sending, then read and
+  // drop input for a moment, so closing does not reset the connection before the client has
+  // read the response (RFC 9112 section 9.6).
+  void LingeringClose();
+  void OnLinger(boost::beast::error_code ec, size_t bytes);
+  void Close();
+  void SetDeadline(absl::Duration d);
+
+  boost::beast::tcp_stream stream_;
+  ConnectionContext context_;
+  boost::beast::flat_buffer buffer_;  // bytes read past the current parse position
+  std::vector<char> chunk_;           // one body chunk, in or out
+  bool idle_ = false;                 // waiting for a request head
+  bool stopping_ = false;
+  bool closed_ = false;
+
+  // The request in progress.
+  std::optional<Parser> parser_;
+  Request request_;
+  bool request_active_ = false;
+  bool keep_alive_ = false;
+  absl::Time start_;
+  std::string route_label_;
+  std::unique_ptr<BodySink> sink_;
+  Response pending_;  // the response to send once the body is in (when there is no sink)
+  uint64_t body_limit_ = 0;
+  uint64_t request_bytes_ = 0;
+  // The response in progress.
+  std::optional<HttpResponse> response_;
+  std::optional<Serializer> serializer_;
+  Response body_;  // what response_'s body is drawn from
+  int status_sent_ = 0;
+  uint64_t response_bytes_ = 0;
+  uint64_t linger_bytes_ = 0;
+};
+
+}  // namespace berth::registry::http::internal

@@ -1,0 +1,33 @@
+// Every Prometheus metric family berth-registry exports, built once in main() against the
+// daemon's registry and passed by reference (no global registries). berth_registry_build_info
+// comes from //common/metrics:metrics_server's AddBuildInfo.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "registry/http/server.h"
+
+namespace berth::registry {
+
+class RegistryMetrics : public http::ServerObserver {
+ public:
+  explicit RegistryMetrics(prometheus::Registry& registry);
+
+  // http::ServerObserver; thread-safe.
+  void ConnectionOpened() override;
+  void ConnectionClosed() override;
+  void RequestDone(const RequestRecord& record) override;
+
+  // HTTP API traffic. `route` is the router pattern (bounded), never the raw path.
+  prometheus::Family<prometheus::Counter>& http_requests;            // {method, route, code}
+  prometheus::Family<prometheus::Histogram>& http_request_duration;  // {method, route}
+  prometheus::Family<prometheus::Counter>& http_request_bytes;       // {method, route}
+  prometheus::Family<prometheus::Counter>& http_response_bytes;      // {method, route}
+  prometheus::Gauge& http_connections_open;
+};
+
+}  // namespace berth::registry
