@@ -8,24 +8,24 @@ BERTH_COPTS = [
     "-Wno-missing-field-initializers",
 ]
 
-# Every berth C++ target may use Abseil and glog.
-_BASE_DEPS = ["@sys//:absl", "@sys//:glog"]
+# Every berth C++ target may use Abseil. glog only where asked for (glog = True, or an explicit
+# @sys//:glog dep): berth-runc must not load it, it is a short-lived CLI whose start-up counts.
+def _with_base(deps, glog = False):
+    base = ["@sys//:absl"] + (["@sys//:glog"] if glog else [])
+    return deps + [d for d in base if d not in deps]
 
-def _with_base(deps):
-    return deps + [d for d in _BASE_DEPS if d not in deps]
-
-def berth_cc_library(name, deps = [], copts = [], **kwargs):
+def berth_cc_library(name, deps = [], copts = [], glog = False, **kwargs):
     native.cc_library(
         name = name,
-        deps = _with_base(deps),
+        deps = _with_base(deps, glog),
         copts = BERTH_COPTS + copts,
         **kwargs
     )
 
-def berth_cc_binary(name, deps = [], copts = [], **kwargs):
+def berth_cc_binary(name, deps = [], copts = [], glog = False, **kwargs):
     native.cc_binary(
         name = name,
-        deps = _with_base(deps),
+        deps = _with_base(deps, glog),
         copts = BERTH_COPTS + copts,
         **kwargs
     )
@@ -35,7 +35,7 @@ def berth_cc_test(name, deps = [], copts = [], main = True, **kwargs):
     test_deps = ["@sys//:gtest_main" if main else "@sys//:gtest", "//common/testing"]
     native.cc_test(
         name = name,
-        deps = _with_base(deps + [d for d in test_deps if d not in deps]),
+        deps = _with_base(deps + [d for d in test_deps if d not in deps], glog = True),
         copts = BERTH_COPTS + copts,
         **kwargs
     )
