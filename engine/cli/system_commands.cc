@@ -97,8 +97,10 @@ class VersionCommand : public Command {
     } else {
       Row(o, 2, "Error", resp.containerd().error());
     }
-    o << " " << resp.runtime().name() << ":\n";
-    Row(o, 2, "Version", resp.runtime().version());
+    if (!resp.runtime().name().empty()) {
+      o << " " << resp.runtime().name() << ":\n";
+      Row(o, 2, "Version", resp.runtime().version());
+    }
     return kExitOk;
   }
 

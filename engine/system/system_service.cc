@@ -74,8 +74,7 @@ void SystemService::FetchContainerdVersion(v1::ComponentVersion* out,
   resp->set_arch(host_.architecture);
   resp->set_kernel_version(host_.kernel_version);
   resp->set_build_info(absl::StrCat("gcc ", __VERSION__));
-  resp->mutable_runtime()->set_name("berth-runc");
-  resp->mutable_runtime()->set_version(kVersion);
+  // `runtime` stays unset until berthd runs containers and can ask the runtime itself (#5).
   auto* reactor = ctx->DefaultReactor();
   FetchContainerdVersion(resp->mutable_containerd(),
                          [reactor] { reactor->Finish(::grpc::Status::OK); });
