@@ -39,6 +39,26 @@ struct ConsoleSize {
   uint32_t width = 0;
 };
 
+// process.scheduler (sched_setattr(2)); names resolved by the parser.
+struct Scheduler {
+  std::string policy_name;  // "SCHED_OTHER", ... as written
+  int policy = 0;           // SCHED_* number (SCHED_ISO, which Linux lacks, is 4)
+  int32_t nice = 0;
+  int32_t priority = 0;
+  std::vector<std::string> flag_names;  // "SCHED_FLAG_RESET_ON_FORK", ... as written
+  uint64_t flags = 0;                   // SCHED_FLAG_* bits
+  uint64_t runtime = 0;                 // nanoseconds (SCHED_DEADLINE)
+  uint64_t deadline = 0;
+  uint64_t period = 0;
+};
+
+// process.ioPriority (ioprio_set(2)).
+struct IoPriority {
+  std::string class_name;  // "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE" or "IOPRIO_CLASS_IDLE"
+  int io_class = 0;        // IOPRIO_CLASS_* number (1, 2, 3)
+  int priority = 0;        // 0 (highest) .. 7
+};
+
 struct Process {
   bool terminal = false;
   std::optional<ConsoleSize> console_size;
@@ -52,11 +72,19 @@ struct Process {
   std::optional<int> oom_score_adj;
   std::string apparmor_profile;  // refused when set: no AppArmor on berth's hosts
   std::string selinux_label;     // refused when set
+  std::optional<Scheduler> scheduler;
+  std::optional<IoPriority> io_priority;
 };
 
 struct Root {
   std::string path;  // absolute after parsing (relative paths are joined to the bundle)
   bool readonly = false;
+};
+
+struct IdMapping {
+  uint32_t container_id = 0;
+  uint32_t host_id = 0;
+  uint32_t size = 0;
 };
 
 struct Mount {
@@ -66,12 +94,25 @@ struct Mount {
   std::vector<std::string> options;  // as written
   // Parsed from options: MS_* flags to set, propagation flags (MS_SHARED, ...) applied by a
   // second mount(2) call, recursive read-only etc., and the remaining data string.
+  // "bind" puts MS_BIND in flags (and sets bind), "rbind" MS_BIND | MS_REC (and sets bind and
+  // recursive), as runc does. See mount_options.h.
   unsigned long flags = 0;
   unsigned long clear_flags = 0;       // e.g. "rw" after "ro", "suid" clears MS_NOSUID
   std::vector<unsigned long> propagation;
   bool bind = false;      // bind or rbind
   bool recursive = false; // rbind
   std::string data;       // comma-joined filesystem options ("mode=755,size=65536k")
+  // Recursive mount attributes for mount_setattr(2) with AT_RECURSIVE ("rro", "rnosuid", ...,
+  // runtime spec 1.1): MOUNT_ATTR_* bits to set and to clear. rec_attr_set & MOUNT_ATTR_RDONLY
+  // is "rro". An atime option ("rnoatime", ...) also puts MOUNT_ATTR__ATIME in rec_attr_clr,
+  // as mount_setattr(2) requires.
+  uint64_t rec_attr_set = 0;
+  uint64_t rec_attr_clr = 0;
+  bool tmpcopyup = false;        // "tmpcopyup": copy the underlying content into the new tmpfs
+  bool idmap = false;            // "idmap" or "ridmap": an id-mapped mount (MOUNT_ATTR_IDMAP)
+  bool idmap_recursive = false;  // "ridmap"
+  std::vector<IdMapping> uid_mappings;  // mounts[].uidMappings / gidMappings (id-mapped mounts)
+  std::vector<IdMapping> gid_mappings;
 };
 
 enum class NamespaceType { kPid, kNetwork, kMount, kIpc, kUts, kUser, kCgroup, kTime };
@@ -79,12 +120,6 @@ enum class NamespaceType { kPid, kNetwork, kMount, kIpc, kUts, kUser, kCgroup, k
 struct Namespace {
   NamespaceType type;
   std::string path;  // empty: create a new one; else join the namespace at this path
-};
-
-struct IdMapping {
-  uint32_t container_id = 0;
-  uint32_t host_id = 0;
-  uint32_t size = 0;
 };
 
 struct Device {
@@ -110,6 +145,7 @@ struct MemoryResources {
   std::optional<uint64_t> swappiness;
   std::optional<bool> disable_oom_killer;
   std::optional<bool> use_hierarchy;
+  std::optional<bool> check_before_update;
 };
 
 struct CpuResources {
@@ -121,6 +157,7 @@ struct CpuResources {
   std::string cpus;  // cpuset, e.g. "0-1"
   std::string mems;
   std::optional<int64_t> idle;
+  std::optional<uint64_t> burst;
 };
 
 struct BlockIoDevice {
@@ -144,6 +181,11 @@ struct HugepageLimit {
   uint64_t limit = 0;
 };
 
+struct RdmaLimit {
+  std::optional<uint32_t> hca_handles;
+  std::optional<uint32_t> hca_objects;
+};
+
 struct Resources {
   std::vector<DeviceCgroupRule> devices;
   std::optional<MemoryResources> memory;
@@ -155,6 +197,7 @@ struct Resources {
   bool has_network = false;                    // linux.resources.network was set (v1 only)
   std::optional<uint32_t> net_class_id;
   std::vector<std::pair<std::string, uint32_t>> net_priorities;
+  std::map<std::string, RdmaLimit> rdma;  // linux.resources.rdma: device name -> limits
 };
 
 // linux.seccomp. Names stay strings here; the seccomp package resolves them with libseccomp,
@@ -178,6 +221,9 @@ struct Seccomp {
   std::optional<uint32_t> default_errno_ret;
   std::vector<std::string> architectures;  // "SCMP_ARCH_X86_64", ...
   std::vector<std::string> flags;          // "SECCOMP_FILTER_FLAG_LOG", ...
+  // Whether "flags" was in config.json at all (even empty): runc adds
+  // SECCOMP_FILTER_FLAG_SPEC_ALLOW only when it is absent.
+  bool has_flags = false;
   std::string listener_path;               // seccomp notify: refused for now
   std::string listener_metadata;
   std::vector<SeccompSyscall> syscalls;
