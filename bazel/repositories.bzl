@@ -111,6 +111,14 @@ def _system_libraries_impl(ctx):
         linkopts = linkopts + extra
         out.append("cc_library(\n    name = %r,\n    linkopts = %r,\n    defines = %r,\n)\n" %
                    (name, linkopts, defines))
+
+    # Every Abseil archive in one link group, for fully static binaries (berth-runc): static
+    # linking needs the whole closure in dependency order, which a group resolves.
+    res = ctx.execute(["sh", "-c", "ls /usr/lib/*/libabsl_*.a 2>/dev/null"])
+    absl_archives = sorted([l.rsplit("/", 1)[1][3:-2] for l in res.stdout.split("\n") if l])
+    out.append("cc_library(\n    name = \"absl_static_group\",\n    linkopts = %r,\n)\n" %
+               (["-Wl,--start-group"] + ["-l" + a for a in absl_archives] +
+                ["-Wl,--end-group"]))
     ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
     ctx.file("BUILD.bazel", "\n".join(out))
 

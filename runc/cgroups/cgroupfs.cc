@@ -39,8 +39,7 @@ bool IsCgroup2Mount(const char* path) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Manager>> NewManager(const Config& config,
-                                                    const Options& options) {
+absl::StatusOr<std::unique_ptr<Manager>> NewManager(const Config& config, const Options& options) {
   BERTH_ASSIGN_OR_RETURN(std::string inner,
                          CleanCgroupsPath(config.cgroups_path, config.container_id));
   const bool relative = inner[0] != '/';
@@ -73,6 +72,9 @@ absl::StatusOr<std::unique_ptr<Manager>> NewManager(const Config& config,
     d.where.controllers = h.controllers;
     d.where.mount_point = absl::StrCat(options.root_prefix, h.mount_point);
     BERTH_ASSIGN_OR_RETURN(d.where.path, ResolveDir(h, inner, own, options.root_prefix));
+    // berth owns /berth-runc/<id> and /berth-runc: Destroy removes both (the parent only when
+    // empty), whoever made them, so no berth-runc directory outlives its containers.
+    if (config.cgroups_path.empty()) d.created = 2;
     dirs.push_back(std::move(d));
   }
   internal::Env env = internal::Env::From(options);

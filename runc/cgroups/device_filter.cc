@@ -35,8 +35,12 @@ bpf_insn LoadWord(uint8_t dst, uint8_t src, int16_t off) {
 bpf_insn Alu32Imm(uint8_t op, uint8_t dst, int32_t imm) {
   return Insn(BPF_ALU | op | BPF_K, dst, 0, 0, imm);
 }
-bpf_insn Mov32Reg(uint8_t dst, uint8_t src) { return Insn(BPF_ALU | BPF_MOV | BPF_X, dst, src, 0, 0); }
-bpf_insn Mov64Imm(uint8_t dst, int32_t imm) { return Insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm); }
+bpf_insn Mov32Reg(uint8_t dst, uint8_t src) {
+  return Insn(BPF_ALU | BPF_MOV | BPF_X, dst, src, 0, 0);
+}
+bpf_insn Mov64Imm(uint8_t dst, int32_t imm) {
+  return Insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm);
+}
 // 32-bit compares (BPF_JMP32, Linux 5.1): majors and minors are u32, and a 64-bit compare
 // would sign-extend the immediate.
 bpf_insn Jmp32Imm(uint8_t op, uint8_t dst, int32_t imm) {
@@ -62,9 +66,7 @@ uint32_t AccessBits(absl::string_view access) {
 
 bool Wildcard(const std::optional<int64_t>& n) { return !n.has_value() || *n < 0; }
 
-long Bpf(int cmd, union bpf_attr* attr) {
-  return syscall(SYS_bpf, cmd, attr, sizeof(*attr));
-}
+long Bpf(int cmd, union bpf_attr* attr) { return syscall(SYS_bpf, cmd, attr, sizeof(*attr)); }
 
 absl::Status BpfError(int err, absl::string_view what) {
   std::string msg = absl::StrCat(what, ": ", std::strerror(err));
@@ -185,15 +187,13 @@ absl::Status ValidateDeviceRules(const std::vector<spec::DeviceCgroupRule>& rule
   for (size_t i = 0; i < rules.size(); ++i) {
     const spec::DeviceCgroupRule& r = rules[i];
     if (!(r.type.empty() || r.type == "a" || r.type == "b" || r.type == "c")) {
-      return absl::InvalidArgumentError(absl::StrCat("linux.resources.devices[", i,
-                                                     "].type: \"", r.type,
-                                                     "\" is not one of a, b, c"));
+      return absl::InvalidArgumentError(absl::StrCat("linux.resources.devices[", i, "].type: \"",
+                                                     r.type, "\" is not one of a, b, c"));
     }
     for (char c : r.access) {
       if (c != 'r' && c != 'w' && c != 'm') {
-        return absl::InvalidArgumentError(absl::StrCat("linux.resources.devices[", i,
-                                                       "].access: \"", r.access,
-                                                       "\" is not made of r, w, m"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "linux.resources.devices[", i, "].access: \"", r.access, "\" is not made of r, w, m"));
       }
     }
     if ((r.major && *r.major > UINT32_MAX) || (r.minor && *r.minor > UINT32_MAX)) {
@@ -207,20 +207,19 @@ absl::Status ValidateDeviceRules(const std::vector<spec::DeviceCgroupRule>& rule
 std::string DeviceRuleLine(const spec::DeviceCgroupRule& r) {
   char type = RuleType(r);
   if (type == 'a') return "a *:* rwm";
-  return absl::StrCat(std::string(1, type), " ",
-                      Wildcard(r.major) ? "*" : absl::StrCat(*r.major), ":",
-                      Wildcard(r.minor) ? "*" : absl::StrCat(*r.minor), " ",
+  return absl::StrCat(std::string(1, type), " ", Wildcard(r.major) ? "*" : absl::StrCat(*r.major),
+                      ":", Wildcard(r.minor) ? "*" : absl::StrCat(*r.minor), " ",
                       r.access.empty() ? "rwm" : r.access);
 }
 
 BpfProgram CompileDeviceFilter(const std::vector<spec::DeviceCgroupRule>& rules) {
   BpfProgram p = {
-      LoadWord(R2, R1, 0),               // access_type
-      Alu32Imm(BPF_AND, R2, 0xffff),     // R2 = device type (BPF_DEVCG_DEV_*)
-      LoadWord(R3, R1, 0),               //
-      Alu32Imm(BPF_RSH, R3, 16),         // R3 = requested access (BPF_DEVCG_ACC_*)
-      LoadWord(R4, R1, 4),               // R4 = major
-      LoadWord(R5, R1, 8),               // R5 = minor
+      LoadWord(R2, R1, 0),            // access_type
+      Alu32Imm(BPF_AND, R2, 0xffff),  // R2 = device type (BPF_DEVCG_DEV_*)
+      LoadWord(R3, R1, 0),            //
+      Alu32Imm(BPF_RSH, R3, 16),      // R3 = requested access (BPF_DEVCG_ACC_*)
+      LoadWord(R4, R1, 4),            // R4 = major
+      LoadWord(R5, R1, 8),            // R5 = minor
   };
   constexpr uint32_t kAll = BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE | BPF_DEVCG_ACC_MKNOD;
   // Last rule first: the first block that matches returns its verdict.
@@ -231,7 +230,8 @@ BpfProgram CompileDeviceFilter(const std::vector<spec::DeviceCgroupRule>& rules)
     char type = RuleType(r);
     if (type != 'a') {
       jumps.push_back(block.size());
-      block.push_back(Jmp32Imm(BPF_JNE, R2, type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR));
+      block.push_back(
+          Jmp32Imm(BPF_JNE, R2, type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR));
       uint32_t access = AccessBits(r.access);
       if (access != kAll) {
         block.push_back(Mov32Reg(R1, R3));
@@ -245,11 +245,13 @@ BpfProgram CompileDeviceFilter(const std::vector<spec::DeviceCgroupRule>& rules)
       }
       if (!Wildcard(r.major)) {
         jumps.push_back(block.size());
-        block.push_back(Jmp32Imm(BPF_JNE, R4, static_cast<int32_t>(static_cast<uint32_t>(*r.major))));
+        block.push_back(
+            Jmp32Imm(BPF_JNE, R4, static_cast<int32_t>(static_cast<uint32_t>(*r.major))));
       }
       if (!Wildcard(r.minor)) {
         jumps.push_back(block.size());
-        block.push_back(Jmp32Imm(BPF_JNE, R5, static_cast<int32_t>(static_cast<uint32_t>(*r.minor))));
+        block.push_back(
+            Jmp32Imm(BPF_JNE, R5, static_cast<int32_t>(static_cast<uint32_t>(*r.minor))));
       }
     }
     block.push_back(Mov64Imm(R0, r.allow ? 1 : 0));

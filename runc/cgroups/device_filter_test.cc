@@ -23,7 +23,7 @@ constexpr uint32_t kChar = BPF_DEVCG_DEV_CHAR, kBlock = BPF_DEVCG_DEV_BLOCK;
 
 // Runs a device program the way the kernel would, for the few instructions berth emits;
 // anything else fails the test. Returns the program's verdict (1 allow, 0 deny) or -1.
-int Run(const BpfProgram& p, uint32_t type, uint32_t access, uint32_t major, uint32_t minor) {
+int Verdict(const BpfProgram& p, uint32_t type, uint32_t access, uint32_t major, uint32_t minor) {
   const uint32_t ctx[3] = {(access << 16) | type, major, minor};
   uint64_t r[11] = {};
   for (size_t pc = 0, steps = 0; pc < p.size() && steps < 100000; ++pc, ++steps) {
@@ -110,43 +110,43 @@ spec::DeviceCgroupRule Rule(bool allow, std::string type, std::optional<int64_t>
 TEST(DeviceFilterTest, NoRulesDeniesEverything) {
   BpfProgram p = CompileDeviceFilter({});
   ExpectWellFormed(p);
-  EXPECT_EQ(Run(p, kChar, kR, 1, 3), 0);
-  EXPECT_EQ(Run(p, kBlock, kM, 8, 0), 0);
+  EXPECT_EQ(Verdict(p, kChar, kR, 1, 3), 0);
+  EXPECT_EQ(Verdict(p, kBlock, kM, 8, 0), 0);
 }
 
 TEST(DeviceFilterTest, DenyAllThenAllowOne) {
-  BpfProgram p = CompileDeviceFilter(
-      {Rule(false, "a", {}, {}, "rwm"), Rule(true, "c", 1, 3, "rwm")});
+  BpfProgram p =
+      CompileDeviceFilter({Rule(false, "a", {}, {}, "rwm"), Rule(true, "c", 1, 3, "rwm")});
   ExpectWellFormed(p);
-  EXPECT_EQ(Run(p, kChar, kR | kW, 1, 3), 1);
-  EXPECT_EQ(Run(p, kChar, kM, 1, 3), 1);
-  EXPECT_EQ(Run(p, kChar, kR, 1, 5), 0);
-  EXPECT_EQ(Run(p, kBlock, kR, 1, 3), 0);
+  EXPECT_EQ(Verdict(p, kChar, kR | kW, 1, 3), 1);
+  EXPECT_EQ(Verdict(p, kChar, kM, 1, 3), 1);
+  EXPECT_EQ(Verdict(p, kChar, kR, 1, 5), 0);
+  EXPECT_EQ(Verdict(p, kBlock, kR, 1, 3), 0);
 }
 
 TEST(DeviceFilterTest, AllowAllIsShortAndHasNoDeadCode) {
   BpfProgram p = CompileDeviceFilter({Rule(false, "c", 1, 3, "rwm"), Rule(true, "", {}, {}, "")});
   ExpectWellFormed(p);
   EXPECT_EQ(p.size(), 8u);  // 6 loads/shifts + mov + exit; the earlier rule can never decide
-  EXPECT_EQ(Run(p, kChar, kR, 1, 3), 1);
-  EXPECT_EQ(Run(p, kBlock, kW, 8, 1), 1);
+  EXPECT_EQ(Verdict(p, kChar, kR, 1, 3), 1);
+  EXPECT_EQ(Verdict(p, kBlock, kW, 8, 1), 1);
 }
 
 TEST(DeviceFilterTest, AllowNeedsEveryRequestedBit) {
   BpfProgram p = CompileDeviceFilter({Rule(false, "a", {}, {}, ""), Rule(true, "c", 1, 3, "r")});
   ExpectWellFormed(p);
-  EXPECT_EQ(Run(p, kChar, kR, 1, 3), 1);
-  EXPECT_EQ(Run(p, kChar, kR | kW, 1, 3), 0);
-  EXPECT_EQ(Run(p, kChar, kW, 1, 3), 0);
+  EXPECT_EQ(Verdict(p, kChar, kR, 1, 3), 1);
+  EXPECT_EQ(Verdict(p, kChar, kR | kW, 1, 3), 0);
+  EXPECT_EQ(Verdict(p, kChar, kW, 1, 3), 0);
 }
 
 TEST(DeviceFilterTest, DenyMatchesAnyRequestedBit) {
   BpfProgram p = CompileDeviceFilter({Rule(true, "a", {}, {}, ""), Rule(false, "c", 1, 3, "w")});
   ExpectWellFormed(p);
-  EXPECT_EQ(Run(p, kChar, kR, 1, 3), 1);
-  EXPECT_EQ(Run(p, kChar, kW, 1, 3), 0);
-  EXPECT_EQ(Run(p, kChar, kR | kW, 1, 3), 0);
-  EXPECT_EQ(Run(p, kChar, kW, 1, 4), 1);
+  EXPECT_EQ(Verdict(p, kChar, kR, 1, 3), 1);
+  EXPECT_EQ(Verdict(p, kChar, kW, 1, 3), 0);
+  EXPECT_EQ(Verdict(p, kChar, kR | kW, 1, 3), 0);
+  EXPECT_EQ(Verdict(p, kChar, kW, 1, 4), 1);
 }
 
 TEST(DeviceFilterTest, WildcardsAndLaterRulesWin) {
@@ -160,31 +160,31 @@ TEST(DeviceFilterTest, WildcardsAndLaterRulesWin) {
       Rule(false, "c", 136, 7, "rwm"),
   });
   ExpectWellFormed(p);
-  EXPECT_EQ(Run(p, kChar, kM, 10, 200), 1);
-  EXPECT_EQ(Run(p, kBlock, kM, 8, 0), 1);
-  EXPECT_EQ(Run(p, kBlock, kR, 8, 0), 0);
-  EXPECT_EQ(Run(p, kChar, kR | kW, 136, 0), 1);
-  EXPECT_EQ(Run(p, kChar, kR | kW, 136, 7), 0);
-  EXPECT_EQ(Run(p, kChar, kR | kW, 5, 2), 1);
-  EXPECT_EQ(Run(p, kChar, kR, 5, 3), 0);
+  EXPECT_EQ(Verdict(p, kChar, kM, 10, 200), 1);
+  EXPECT_EQ(Verdict(p, kBlock, kM, 8, 0), 1);
+  EXPECT_EQ(Verdict(p, kBlock, kR, 8, 0), 0);
+  EXPECT_EQ(Verdict(p, kChar, kR | kW, 136, 0), 1);
+  EXPECT_EQ(Verdict(p, kChar, kR | kW, 136, 7), 0);
+  EXPECT_EQ(Verdict(p, kChar, kR | kW, 5, 2), 1);
+  EXPECT_EQ(Verdict(p, kChar, kR, 5, 3), 0);
 }
 
 TEST(DeviceFilterTest, LargeNumbersCompareAs32Bits) {
   BpfProgram p = CompileDeviceFilter({Rule(true, "c", 4000000000LL, 0, "r")});
   ExpectWellFormed(p);
-  EXPECT_EQ(Run(p, kChar, kR, 4000000000u, 0), 1);
-  EXPECT_EQ(Run(p, kChar, kR, 1, 0), 0);
+  EXPECT_EQ(Verdict(p, kChar, kR, 4000000000u, 0), 1);
+  EXPECT_EQ(Verdict(p, kChar, kR, 1, 0), 0);
 }
 
 TEST(DeviceFilterTest, Validate) {
   EXPECT_THAT(ValidateDeviceRules({Rule(true, "c", 1, 3, "rw"), Rule(false, "", {}, {}, "")}),
               IsOk());
-  EXPECT_THAT(ValidateDeviceRules({Rule(true, "c", 1, 3, "rw"), Rule(true, "x", 1, 3, "r")}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("linux.resources.devices[1].type")));
-  EXPECT_THAT(ValidateDeviceRules({Rule(true, "c", 1, 3, "rwx")}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("linux.resources.devices[0].access")));
+  EXPECT_THAT(
+      ValidateDeviceRules({Rule(true, "c", 1, 3, "rw"), Rule(true, "x", 1, 3, "r")}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("linux.resources.devices[1].type")));
+  EXPECT_THAT(
+      ValidateDeviceRules({Rule(true, "c", 1, 3, "rwx")}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("linux.resources.devices[0].access")));
   EXPECT_THAT(ValidateDeviceRules({Rule(true, "c", 1LL << 33, 3, "r")}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("devices[0]")));
 }

@@ -94,8 +94,8 @@ Env Env::From(const Options& options) {
 absl::Status MakeDir(CgroupFs& fs, CgroupDir* d, std::vector<std::string>* made) {
   std::vector<absl::string_view> parts;
   if (!Below(d->where.path, d->where.mount_point, &parts)) {
-    return absl::InternalError(absl::StrCat("cgroup ", d->where.path, " is not below ",
-                                            d->where.mount_point));
+    return absl::InternalError(
+        absl::StrCat("cgroup ", d->where.path, " is not below ", d->where.mount_point));
   }
   // A concurrent Destroy of a sibling container may remove a shared parent (e.g.
   // /berth-runc) between our mkdirs: then mkdir says ENOENT and we start over.
@@ -141,9 +141,8 @@ absl::Status RemoveDir(CgroupFs& fs, const CgroupDir& d, absl::Duration timeout)
 std::string SerializeDirs(bool unified, const std::vector<CgroupDir>& dirs) {
   std::string out = absl::StrCat(kMagic, unified ? " v2\n" : " v1\n");
   for (const CgroupDir& d : dirs) {
-    absl::StrAppend(&out, d.where.controllers.empty() ? "-" : d.where.controllers, " ",
-                    d.created, " ", Escape(d.where.mount_point), " ", Escape(d.where.path),
-                    "\n");
+    absl::StrAppend(&out, d.where.controllers.empty() ? "-" : d.where.controllers, " ", d.created,
+                    " ", Escape(d.where.mount_point), " ", Escape(d.where.path), "\n");
   }
   return out;
 }

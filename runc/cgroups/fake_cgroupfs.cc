@@ -181,6 +181,12 @@ void FakeCgroupFs::RewriteWrites(absl::string_view suffix,
   rewrites_.push_back(Rewrite{std::string(suffix), std::move(fn)});
 }
 
+void FakeCgroupFs::OnWrite(
+    absl::string_view suffix,
+    std::function<void(const std::string& dir, absl::string_view value)> fn) {
+  hooks_.push_back(Hook{std::string(suffix), std::move(fn)});
+}
+
 std::string FakeCgroupFs::Read(absl::string_view path) const {
   std::string out;
   int fd = open(absl::StrCat(root(), path).c_str(), O_RDONLY | O_CLOEXEC);
@@ -273,6 +279,9 @@ int FakeCgroupFs::WriteFile(const std::string& path, absl::string_view value) {
   }
   if (int err = WriteWhole(path, stored, false); err != 0) return err;
   writes_.push_back(Write{path.substr(root().size()), std::string(value)});
+  for (const Hook& h : hooks_) {
+    if (absl::EndsWith(path, h.suffix)) h.fn(path.substr(0, path.rfind('/')), value);
+  }
   return 0;
 }
 

@@ -36,8 +36,7 @@ class FakeCgroupFs final : public CgroupFs {
 
   // A hierarchy mounted at `mount_point` (absolute, as written in mountinfo). Every cgroup of
   // it gets `files`; the root cgroup also gets `root_files` (which win).
-  absl::Status AddHierarchy(const std::string& mount_point, FileMap files,
-                            FileMap root_files = {});
+  absl::Status AddHierarchy(const std::string& mount_point, FileMap files, FileMap root_files = {});
 
   // The files of a cgroup v1 hierarchy with these comma-separated controllers, with this VM's
   // kernel defaults (no blkio.weight, as on this VM), and of a cgroup2 directory.
@@ -58,6 +57,10 @@ class FakeCgroupFs final : public CgroupFs {
   void FailWrites(absl::string_view suffix, int err, int times = -1);
   // Writes to files ending with `suffix` store fn(value) instead.
   void RewriteWrites(absl::string_view suffix, std::function<std::string(absl::string_view)> fn);
+  // After a successful write to a file ending with `suffix`, calls fn(directory, value): a
+  // test's stand-in for the kernel's reaction (e.g. cgroup.freeze -> cgroup.events).
+  void OnWrite(absl::string_view suffix,
+               std::function<void(const std::string& dir, absl::string_view value)> fn);
 
   // Test set-up, not recorded; paths relative to root() (leading '/').
   std::string Read(absl::string_view path) const;  // "" when missing
@@ -90,11 +93,16 @@ class FakeCgroupFs final : public CgroupFs {
     std::string suffix;
     std::function<std::string(absl::string_view)> fn;
   };
+  struct Hook {
+    std::string suffix;
+    std::function<void(const std::string&, absl::string_view)> fn;
+  };
   berth::testing::TempDir dir_;
   std::vector<Hierarchy> hierarchies_;
   std::vector<Write> writes_;
   std::vector<Failure> failures_;
   std::vector<Rewrite> rewrites_;
+  std::vector<Hook> hooks_;
 };
 
 }  // namespace berth::runc::cgroups::testing

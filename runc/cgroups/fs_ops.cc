@@ -21,9 +21,7 @@ namespace {
 
 class KernelCgroupFs final : public CgroupFs {
  public:
-  int Mkdir(const std::string& path) override {
-    return mkdir(path.c_str(), 0755) == 0 ? 0 : errno;
-  }
+  int Mkdir(const std::string& path) override { return mkdir(path.c_str(), 0755) == 0 ? 0 : errno; }
   int Rmdir(const std::string& path) override { return rmdir(path.c_str()) == 0 ? 0 : errno; }
 
   int WriteFile(const std::string& path, absl::string_view value) override {
@@ -80,7 +78,8 @@ class KernelCgroupFs final : public CgroupFs {
 };
 
 bool IsValueError(int err) {
-  return err == EINVAL || err == ERANGE || err == EOVERFLOW || err == EBUSY || err == ENOSPC;
+  return err == EINVAL || err == ERANGE || err == EOVERFLOW || err == EBUSY || err == ENOSPC ||
+         err == ENODEV;
 }
 
 }  // namespace
@@ -110,8 +109,8 @@ absl::Status ErrnoStatus(int err, absl::string_view field, absl::string_view wha
     case EACCES:
       return absl::PermissionDeniedError(msg);
     default:
-      return absl::ErrnoToStatus(err, field.empty() ? std::string(what)
-                                                    : absl::StrCat(field, ": ", what));
+      return absl::ErrnoToStatus(
+          err, field.empty() ? std::string(what) : absl::StrCat(field, ": ", what));
   }
 }
 
@@ -225,9 +224,8 @@ absl::Status RemoveCgroupTree(CgroupFs& fs, const std::string& dir, absl::Durati
     if (err == 0 || err == ENOENT) return absl::OkStatus();
     if (err != EBUSY || absl::Now() >= deadline) {
       if (err == EBUSY) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("remove cgroup ", dir, ": processes remain in it (", std::strerror(err),
-                         ")"));
+        return absl::FailedPreconditionError(absl::StrCat(
+            "remove cgroup ", dir, ": processes remain in it (", std::strerror(err), ")"));
       }
       return ErrnoStatus(err, "", absl::StrCat("remove cgroup ", dir));
     }

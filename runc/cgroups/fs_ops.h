@@ -41,7 +41,7 @@ std::string JoinPath(absl::string_view dir, absl::string_view name);
 
 // A status for errno `err` from `what` ("write \"1\" to /x/memory.max"), with `field` (e.g.
 // "linux.resources.memory.limit") in front when not empty. Codes: EINVAL, ERANGE, EOVERFLOW,
-// EBUSY, ENOSPC -> InvalidArgument when a field is named (the kernel rejected a value);
+// EBUSY, ENOSPC, ENODEV -> InvalidArgument when a field is named (the kernel rejected a value);
 // ENOENT -> NotFound; EPERM, EACCES -> PermissionDenied; others as absl::ErrnoToStatus.
 absl::Status ErrnoStatus(int err, absl::string_view field, absl::string_view what);
 

@@ -12,8 +12,8 @@ namespace berth::runc::cgroups {
 namespace {
 
 constexpr absl::string_view kV1Controllers[] = {
-    "blkio", "cpu",     "cpuacct", "cpuset", "devices", "freezer", "hugetlb",
-    "memory", "misc",   "net_cls", "net_prio", "perf_event", "pids", "rdma",
+    "blkio",  "cpu",  "cpuacct", "cpuset",   "devices",    "freezer", "hugetlb",
+    "memory", "misc", "net_cls", "net_prio", "perf_event", "pids",    "rdma",
 };
 
 bool IsV1Controller(absl::string_view c) {
@@ -21,15 +21,17 @@ bool IsV1Controller(absl::string_view c) {
          std::end(kV1Controllers);
 }
 
+bool IsOctal(char c, char max = '7') { return c >= '0' && c <= max; }
+
 // mountinfo escapes space, tab, newline and backslash as \ooo (proc(5)).
 std::string Unescape(absl::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' &&
-        s[i + 3] >= '0' && s[i + 3] <= '7') {
-      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 +
-                                      (s[i + 3] - '0')));
+    if (s[i] == '\\' && i + 3 < s.size() && IsOctal(s[i + 1], '3') && IsOctal(s[i + 2]) &&
+        IsOctal(s[i + 3])) {
+      out.push_back(
+          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
       i += 3;
     } else {
       out.push_back(s[i]);
@@ -114,9 +116,9 @@ absl::StatusOr<std::string> CleanCgroupsPath(absl::string_view cgroups_path,
     if (container_id.empty() || container_id == "." || container_id == ".." ||
         absl::StrContains(container_id, '/') ||
         container_id.find_first_of(absl::string_view("\0\n", 2)) != absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "linux.cgroupsPath: not set, and container id \"", container_id,
-          "\" cannot name the default cgroup"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("linux.cgroupsPath: not set, and container id \"", container_id,
+                       "\" cannot name the default cgroup"));
     }
     return absl::StrCat("/berth-runc/", container_id);
   }
@@ -129,16 +131,16 @@ absl::StatusOr<std::string> CleanCgroupsPath(absl::string_view cgroups_path,
   for (absl::string_view p : absl::StrSplit(cgroups_path, '/', absl::SkipEmpty())) {
     if (p == ".") continue;
     if (p == "..") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "linux.cgroupsPath: \"", cgroups_path, "\" must not contain \"..\" components"));
+      return absl::InvalidArgumentError(absl::StrCat("linux.cgroupsPath: \"", cgroups_path,
+                                                     "\" must not contain \"..\" components"));
     }
     parts.push_back(p);
   }
   if (parts.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "linux.cgroupsPath: \"", cgroups_path, "\" names ",
-        absolute ? "the root cgroup" : "the runtime's own cgroup",
-        "; a container needs a cgroup of its own"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("linux.cgroupsPath: \"", cgroups_path, "\" names ",
+                     absolute ? "the root cgroup" : "the runtime's own cgroup",
+                     "; a container needs a cgroup of its own"));
   }
   return absl::StrCat(absolute ? "/" : "", absl::StrJoin(parts, "/"));
 }
@@ -157,8 +159,7 @@ absl::StatusOr<std::string> ResolveDir(const Hierarchy& h, absl::string_view inn
   absl::string_view mine = it->second;
   absl::string_view root = h.root;
   if (root != "/" && !root.empty()) {
-    if (!absl::StartsWith(mine, root) ||
-        (mine.size() > root.size() && mine[root.size()] != '/')) {
+    if (!absl::StartsWith(mine, root) || (mine.size() > root.size() && mine[root.size()] != '/')) {
       return absl::FailedPreconditionError(absl::StrCat(
           "linux.cgroupsPath: relative path, but the runtime's cgroup ", mine,
           " is outside the part of the tree mounted at ", h.mount_point, " (", root, ")"));

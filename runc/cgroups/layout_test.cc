@@ -69,9 +69,9 @@ TEST(ChooseLayoutTest, HybridIsV1) {
 }
 
 TEST(ChooseLayoutTest, UnifiedAndNothing) {
-  absl::StatusOr<Layout> l = ChooseLayout(
-      ParseCgroupMounts("31 25 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
-                        "32 25 0:27 / /other rw - cgroup2 cgroup2 rw\n"));
+  absl::StatusOr<Layout> l =
+      ChooseLayout(ParseCgroupMounts("31 25 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+                                     "32 25 0:27 / /other rw - cgroup2 cgroup2 rw\n"));
   ASSERT_THAT(l, IsOk());
   EXPECT_TRUE(l->unified);
   ASSERT_EQ(l->hierarchies.size(), 1u);

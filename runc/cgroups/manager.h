@@ -52,8 +52,8 @@ struct Config {
 // Statistics for `events --stats` and the shim's metrics. Values missing on a host (a
 // controller not mounted, a file the kernel lacks) stay 0.
 struct CpuStats {
-  uint64_t usage_ns = 0;   // total CPU time
-  uint64_t user_ns = 0;    // v1: cpuacct.stat ticks converted to ns
+  uint64_t usage_ns = 0;  // total CPU time
+  uint64_t user_ns = 0;   // v1: cpuacct.stat ticks converted to ns
   uint64_t system_ns = 0;
   std::vector<uint64_t> per_cpu_ns;  // v1 only (cpuacct.usage_percpu)
   uint64_t periods = 0;              // CFS bandwidth periods elapsed
@@ -71,9 +71,9 @@ struct MemoryStats {
   // Memory plus swap, as runc reports it on both versions (v1 memsw.*; v2 adds memory.current
   // to memory.swap.current and memory.max to memory.swap.max).
   uint64_t swap_usage = 0;
-  uint64_t swap_limit = 0;  // kUnlimited when there is no limit
-  uint64_t oom_events = 0;       // v2 "oom" of memory.events; v1 under_oom is a state, so 0
-  uint64_t oom_kill_events = 0;  // v1 oom_kill of memory.oom_control; v2 "oom_kill"
+  uint64_t swap_limit = 0;              // kUnlimited when there is no limit
+  uint64_t oom_events = 0;              // v2 "oom" of memory.events; v1 under_oom is a state, so 0
+  uint64_t oom_kill_events = 0;         // v1 oom_kill of memory.oom_control; v2 "oom_kill"
   std::map<std::string, uint64_t> raw;  // memory.stat, as the kernel names the entries
 };
 
@@ -158,8 +158,9 @@ class Manager {
 
   // Removes every directory Create made (children cgroups made inside the container first),
   // retrying briefly while the kernel still counts exiting processes (EBUSY). Directories
-  // that existed before Create are left alone. OK when already gone: safe to call any number
-  // of times, also after a failed Create or Apply. FailedPrecondition if processes remain.
+  // that existed before Create are left alone, except for the default path, which berth owns
+  // (/berth-runc/<id>, and /berth-runc itself once empty). OK when already gone: safe to call any
+  // number of times, also after a failed Create or Apply. FailedPrecondition if processes remain.
   virtual absl::Status Destroy() = 0;
 
   // The resolved directories, for state files (see LoadManager in cgroupfs.h), the cgroup
@@ -176,9 +177,9 @@ class DeviceFilterInstaller;  // device_filter.h
 // How NewManager finds the cgroup mounts, and the seams tests use. The defaults are what
 // berth-runc uses.
 struct Options {
-  // Text of /proc/self/mountinfo and /proc/self/cgroup. Empty: read from /proc (mountinfo only
-  // when /sys/fs/cgroup is not itself a cgroup2 mount; /proc/self/cgroup only for relative
-  // paths).
+  // Text of /proc/self/mountinfo and /proc/self/cgroup. Empty: read from /proc, and only when
+  // needed: mountinfo is skipped when /sys/fs/cgroup is a cgroup2 mount (statfs) and the path
+  // is absolute; /proc/self/cgroup is read only for relative paths.
   std::string mountinfo;
   std::string proc_self_cgroup;
   // Prefixed to every mount point found in `mountinfo` (a fake tree in a temp dir).

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <utility>
 
@@ -97,12 +98,11 @@ absl::Status V1Manager::InitCpuset(const CgroupDir& d) {
                              "create cgroup");
       if (value.empty()) {
         if (parent_values[i].empty()) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "create cgroup: ", kFiles[i], " of ", cur, " and of its parent are empty"));
+          return absl::FailedPreconditionError(absl::StrCat("create cgroup: ", kFiles[i], " of ",
+                                                            cur, " and of its parent are empty"));
         }
-        BERTH_RETURN_IF_ERROR(
-            internal::WriteField(*env_.fs, "", cur, kFiles[i], parent_values[i]),
-            absl::StrCat("create cgroup: initialise ", kFiles[i], " of ", cur));
+        BERTH_RETURN_IF_ERROR(internal::WriteField(*env_.fs, "", cur, kFiles[i], parent_values[i]),
+                              absl::StrCat("create cgroup: initialise ", kFiles[i], " of ", cur));
         value = parent_values[i];
       }
       parent_values[i] = std::move(value);
@@ -126,9 +126,9 @@ absl::Status V1Manager::AddProcess(pid_t pid) {
     std::string what = absl::StrCat("add process ", pid, " to cgroup ", d.where.path);
     if (err == ESRCH) return absl::NotFoundError(absl::StrCat(what, ": no such process"));
     if (err == ENOSPC || err == EBUSY) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, ": the kernel refused it (", std::strerror(err),
-          err == ENOSPC ? "; is the cpuset empty?)" : ")"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": the kernel refused it (", std::strerror(err),
+                       err == ENOSPC ? "; is the cpuset empty?)" : ")"));
     }
     return internal::ErrnoStatus(err, "", what);
   }
@@ -142,8 +142,8 @@ absl::Status V1Manager::WaitFreezerState(const std::string& dir, absl::string_vi
     BERTH_ASSIGN_OR_RETURN(std::string now, internal::ReadTrimmed(*env_.fs, dir, "freezer.state"));
     if (now == state) return absl::OkStatus();
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("cgroup ", dir, " is still ", now,
-                                                      ", not ", state));
+      return absl::DeadlineExceededError(
+          absl::StrCat("cgroup ", dir, " is still ", now, ", not ", state));
     }
     // Writing again nudges tasks that were forking when the freeze started.
     if (step > 0 && step % 8 == 0) {
@@ -179,8 +179,7 @@ absl::Status V1Manager::Thaw() {
 absl::StatusOr<bool> V1Manager::IsFrozen() {
   const std::string* dir = Dir("freezer");
   if (dir == nullptr) return false;
-  BERTH_ASSIGN_OR_RETURN(std::string state,
-                         internal::ReadTrimmed(*env_.fs, *dir, "freezer.state"));
+  BERTH_ASSIGN_OR_RETURN(std::string state, internal::ReadTrimmed(*env_.fs, *dir, "freezer.state"));
   return state == "FROZEN";
 }
 
@@ -217,7 +216,8 @@ absl::StatusOr<Stats> V1Manager::GetStats() {
       });
     }
   }
-  if (const std::string* dir = Dir("cpu"); dir && fs.ReadFile(JoinPath(*dir, "cpu.stat"), &text) == 0) {
+  if (const std::string* dir = Dir("cpu");
+      dir && fs.ReadFile(JoinPath(*dir, "cpu.stat"), &text) == 0) {
     internal::ForEachKeyValue(text, [&](absl::string_view k, uint64_t v) {
       if (k == "nr_periods") st.cpu.periods = v;
       if (k == "nr_throttled") st.cpu.throttled_periods = v;
@@ -233,9 +233,8 @@ absl::StatusOr<Stats> V1Manager::GetStats() {
     m.swap_usage = internal::ReadUintOrZero(fs, *dir, "memory.memsw.usage_in_bytes");
     m.swap_limit = V1Limit(internal::ReadUintOrZero(fs, *dir, "memory.memsw.limit_in_bytes"));
     if (fs.ReadFile(JoinPath(*dir, "memory.stat"), &text) == 0) {
-      internal::ForEachKeyValue(text, [&](absl::string_view k, uint64_t v) {
-        m.raw.emplace(std::string(k), v);
-      });
+      internal::ForEachKeyValue(
+          text, [&](absl::string_view k, uint64_t v) { m.raw.emplace(std::string(k), v); });
       if (auto it = m.raw.find("cache"); it != m.raw.end()) m.cache = it->second;
       if (auto it = m.raw.find("rss"); it != m.raw.end()) m.rss = it->second;
     }
@@ -255,8 +254,8 @@ absl::StatusOr<Stats> V1Manager::GetStats() {
     std::map<std::pair<uint32_t, uint32_t>, BlkioDeviceStats> devices;
     for (absl::string_view prefix : {"blkio.", "blkio.bfq.", "blkio.throttle."}) {
       std::string bytes, ios;
-      if (fs.ReadFile(JoinPath(*dir, absl::StrCat(prefix, "io_service_bytes_recursive")),
-                      &bytes) != 0) {
+      if (fs.ReadFile(JoinPath(*dir, absl::StrCat(prefix, "io_service_bytes_recursive")), &bytes) !=
+          0) {
         continue;
       }
       fs.ReadFile(JoinPath(*dir, absl::StrCat(prefix, "io_serviced_recursive")), &ios);

@@ -28,19 +28,19 @@ bool MemorySet(const spec::MemoryResources& m) {
 
 bool CpuSet(const spec::CpuResources& c) {
   return (c.shares && *c.shares) || (c.quota && *c.quota) || (c.period && *c.period) ||
-         (c.realtime_runtime && *c.realtime_runtime) ||
-         (c.realtime_period && *c.realtime_period) || c.idle || c.burst;
+         (c.realtime_runtime && *c.realtime_runtime) || (c.realtime_period && *c.realtime_period) ||
+         c.idle || c.burst;
 }
 
 bool BlkioSet(const spec::BlockIoResources& b) {
-  return b.weight || b.leaf_weight || !b.weight_devices.empty() ||
-         !b.throttle_read_bps.empty() || !b.throttle_write_bps.empty() ||
-         !b.throttle_read_iops.empty() || !b.throttle_write_iops.empty();
+  return b.weight || b.leaf_weight || !b.weight_devices.empty() || !b.throttle_read_bps.empty() ||
+         !b.throttle_write_bps.empty() || !b.throttle_read_iops.empty() ||
+         !b.throttle_write_iops.empty();
 }
 
 absl::Status NoHierarchy(absl::string_view field, absl::string_view controller) {
-  return absl::UnimplementedError(absl::StrCat(
-      field, ": no cgroup v1 \"", controller, "\" hierarchy is mounted on this host"));
+  return absl::UnimplementedError(
+      absl::StrCat(field, ": no cgroup v1 \"", controller, "\" hierarchy is mounted on this host"));
 }
 
 // Page sizes are names like "2MB"; they become part of a file name.
@@ -95,9 +95,9 @@ absl::Status V1Manager::CheckSupport(const spec::Resources& r) const {
           "the block I/O scheduler in use has no proportional weights"));
     }
     if ((b.leaf_weight || leaf_weights) && !fs.Exists(JoinPath(*dir, "blkio.leaf_weight"))) {
-      return absl::UnimplementedError(absl::StrCat(
-          kBlkio, b.leaf_weight ? ".leafWeight" : ".weightDevice",
-          ": this kernel's blkio cgroup has no blkio.leaf_weight (CFQ only)"));
+      return absl::UnimplementedError(
+          absl::StrCat(kBlkio, b.leaf_weight ? ".leafWeight" : ".weightDevice",
+                       ": this kernel's blkio cgroup has no blkio.leaf_weight (CFQ only)"));
     }
   }
   if (!r.hugepage_limits.empty() && !Dir("hugetlb")) {
@@ -128,16 +128,17 @@ absl::Status V1Manager::Apply(const spec::Resources& r) {
   if (r.cpu && (!r.cpu->cpus.empty() || !r.cpu->mems.empty())) {
     const std::string& dir = *Dir("cpuset");
     if (!r.cpu->cpus.empty()) {
-      BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kCpu, ".cpus"), dir,
-                                                 "cpuset.cpus", r.cpu->cpus));
+      BERTH_RETURN_IF_ERROR(
+          internal::WriteField(fs, absl::StrCat(kCpu, ".cpus"), dir, "cpuset.cpus", r.cpu->cpus));
     }
     if (!r.cpu->mems.empty()) {
-      BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kCpu, ".mems"), dir,
-                                                 "cpuset.mems", r.cpu->mems));
+      BERTH_RETURN_IF_ERROR(
+          internal::WriteField(fs, absl::StrCat(kCpu, ".mems"), dir, "cpuset.mems", r.cpu->mems));
     }
   }
   if (!r.devices.empty()) BERTH_RETURN_IF_ERROR(ApplyDevices(*Dir("devices"), r.devices));
-  if (r.memory && MemorySet(*r.memory)) BERTH_RETURN_IF_ERROR(ApplyMemory(*Dir("memory"), *r.memory));
+  if (r.memory && MemorySet(*r.memory))
+    BERTH_RETURN_IF_ERROR(ApplyMemory(*Dir("memory"), *r.memory));
   if (r.memory && r.memory->kernel) {
     // Kernel memory limits are deprecated (Linux 5.4) and ignored by the kernel; runc 1.1 ignores
     // them too.
@@ -146,18 +147,19 @@ absl::Status V1Manager::Apply(const spec::Resources& r) {
   if (r.cpu && CpuSet(*r.cpu)) BERTH_RETURN_IF_ERROR(ApplyCpu(*r.cpu));
   if (r.pids_limit && *r.pids_limit != 0) {
     // 0 means "not set" (runc); negative means no limit.
-    BERTH_RETURN_IF_ERROR(internal::WriteField(
-        fs, "linux.resources.pids.limit", *Dir("pids"), "pids.max",
-        *r.pids_limit > 0 ? absl::StrCat(*r.pids_limit) : std::string("max")));
+    BERTH_RETURN_IF_ERROR(
+        internal::WriteField(fs, "linux.resources.pids.limit", *Dir("pids"), "pids.max",
+                             *r.pids_limit > 0 ? absl::StrCat(*r.pids_limit) : std::string("max")));
   }
-  if (r.block_io && BlkioSet(*r.block_io)) BERTH_RETURN_IF_ERROR(ApplyBlkio(*Dir("blkio"), *r.block_io));
+  if (r.block_io && BlkioSet(*r.block_io))
+    BERTH_RETURN_IF_ERROR(ApplyBlkio(*Dir("blkio"), *r.block_io));
   for (size_t i = 0; i < r.hugepage_limits.size(); ++i) {
     const spec::HugepageLimit& h = r.hugepage_limits[i];
     std::string field = absl::StrCat("linux.resources.hugepageLimits[", i, "]");
     std::string file = absl::StrCat("hugetlb.", h.page_size, ".limit_in_bytes");
     if (!ValidPageSize(h.page_size) || !fs.Exists(JoinPath(*Dir("hugetlb"), file))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".pageSize: \"", h.page_size, "\" is not a huge page size of this host"));
+      return absl::InvalidArgumentError(absl::StrCat(field, ".pageSize: \"", h.page_size,
+                                                     "\" is not a huge page size of this host"));
     }
     BERTH_RETURN_IF_ERROR(
         internal::WriteField(fs, field, *Dir("hugetlb"), file, absl::StrCat(h.limit)));
@@ -173,13 +175,13 @@ absl::Status V1Manager::Apply(const spec::Resources& r) {
     if (!ValidName(name)) {
       return absl::InvalidArgumentError(absl::StrCat(field, ".name: \"", name, "\" is invalid"));
     }
-    BERTH_RETURN_IF_ERROR(internal::WriteField(fs, field, *Dir("net_prio"),
-                                               "net_prio.ifpriomap",
+    BERTH_RETURN_IF_ERROR(internal::WriteField(fs, field, *Dir("net_prio"), "net_prio.ifpriomap",
                                                absl::StrCat(name, " ", prio)));
   }
   for (const auto& [device, limit] : r.rdma) {
     std::string field = absl::StrCat("linux.resources.rdma[\"", device, "\"]");
-    if (!ValidName(device)) return absl::InvalidArgumentError(absl::StrCat(field, ": bad device name"));
+    if (!ValidName(device))
+      return absl::InvalidArgumentError(absl::StrCat(field, ": bad device name"));
     std::string line = device;
     if (limit.hca_handles) absl::StrAppend(&line, " hca_handle=", *limit.hca_handles);
     if (limit.hca_objects) absl::StrAppend(&line, " hca_object=", *limit.hca_objects);
@@ -210,8 +212,8 @@ absl::Status V1Manager::ApplyMemory(const std::string& dir, const spec::MemoryRe
   // An unlimited memory limit without a swap value also lifts the swap limit (runc).
   if (limit && *limit == -1 && !swap && have_memsw) swap = -1;
   if (limit && swap && *limit != -1 && *swap != -1 && *swap < *limit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        swap_field, ": memory+swap limit ", *swap, " is below the memory limit ", *limit));
+    return absl::InvalidArgumentError(absl::StrCat(swap_field, ": memory+swap limit ", *swap,
+                                                   " is below the memory limit ", *limit));
   }
 
   auto write_limit = [&]() -> absl::Status {
@@ -220,9 +222,9 @@ absl::Status V1Manager::ApplyMemory(const std::string& dir, const spec::MemoryRe
     int err = fs.WriteFile(path, value);
     if (err == EBUSY) {
       uint64_t usage = internal::ReadUintOrZero(fs, dir, "memory.usage_in_bytes");
-      return absl::InvalidArgumentError(absl::StrCat(
-          limit_field, ": cannot set the limit to ", *limit, ": the current usage ", usage,
-          " is above it and the kernel could not reclaim enough"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(limit_field, ": cannot set the limit to ", *limit, ": the current usage ",
+                       usage, " is above it and the kernel could not reclaim enough"));
     }
     return internal::WriteErrorStatus(err, limit_field, path, value);
   };
@@ -258,12 +260,11 @@ absl::Status V1Manager::ApplyMemory(const std::string& dir, const spec::MemoryRe
   }
   if (m.swappiness) {
     if (*m.swappiness > 100) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          kMem, ".swappiness: ", *m.swappiness, " is outside the range 0-100"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(kMem, ".swappiness: ", *m.swappiness, " is outside the range 0-100"));
     }
     BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kMem, ".swappiness"), dir,
-                                               "memory.swappiness",
-                                               absl::StrCat(*m.swappiness)));
+                                               "memory.swappiness", absl::StrCat(*m.swappiness)));
   }
   if (m.disable_oom_killer) {
     BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kMem, ".disableOOMKiller"), dir,
@@ -297,22 +298,21 @@ absl::Status V1Manager::ApplyCpu(const spec::CpuResources& c) {
   const std::string quota_field = absl::StrCat(kCpu, ".quota");
   bool quota_done = false;
   if (c.period && *c.period != 0) {
-    absl::Status s = internal::WriteField(fs, period_field, dir, "cpu.cfs_period_us",
-                                          absl::StrCat(*c.period));
+    absl::Status s =
+        internal::WriteField(fs, period_field, dir, "cpu.cfs_period_us", absl::StrCat(*c.period));
     // A shorter period can be refused while the old quota does not fit it: set the quota
     // first, then the period again (runc).
     if (s.code() == absl::StatusCode::kInvalidArgument && c.quota && *c.quota != 0) {
-      BERTH_RETURN_IF_ERROR(internal::WriteField(fs, quota_field, dir, "cpu.cfs_quota_us",
-                                                 absl::StrCat(*c.quota)));
+      BERTH_RETURN_IF_ERROR(
+          internal::WriteField(fs, quota_field, dir, "cpu.cfs_quota_us", absl::StrCat(*c.quota)));
       quota_done = true;
-      s = internal::WriteField(fs, period_field, dir, "cpu.cfs_period_us",
-                               absl::StrCat(*c.period));
+      s = internal::WriteField(fs, period_field, dir, "cpu.cfs_period_us", absl::StrCat(*c.period));
     }
     BERTH_RETURN_IF_ERROR(s);
   }
   if (c.quota && *c.quota != 0 && !quota_done) {
-    BERTH_RETURN_IF_ERROR(internal::WriteField(fs, quota_field, dir, "cpu.cfs_quota_us",
-                                               absl::StrCat(*c.quota)));
+    BERTH_RETURN_IF_ERROR(
+        internal::WriteField(fs, quota_field, dir, "cpu.cfs_quota_us", absl::StrCat(*c.quota)));
   }
   if (c.burst) {
     BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kCpu, ".burst"), dir,
@@ -359,8 +359,7 @@ absl::Status V1Manager::ApplyBlkio(const std::string& dir, const spec::BlockIoRe
   }
   if (b.leaf_weight) {
     BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kBlkio, ".leafWeight"), dir,
-                                               "blkio.leaf_weight",
-                                               absl::StrCat(*b.leaf_weight)));
+                                               "blkio.leaf_weight", absl::StrCat(*b.leaf_weight)));
   }
   for (size_t i = 0; i < b.weight_devices.size(); ++i) {
     const spec::BlockIoDevice& d = b.weight_devices[i];
@@ -371,9 +370,9 @@ absl::Status V1Manager::ApplyBlkio(const std::string& dir, const spec::BlockIoRe
           absl::StrCat(d.major, ":", d.minor, " ", *d.weight)));
     }
     if (d.leaf_weight) {
-      BERTH_RETURN_IF_ERROR(internal::WriteField(fs, field, dir, "blkio.leaf_weight_device",
-                                                 absl::StrCat(d.major, ":", d.minor, " ",
-                                                              *d.leaf_weight)));
+      BERTH_RETURN_IF_ERROR(
+          internal::WriteField(fs, field, dir, "blkio.leaf_weight_device",
+                               absl::StrCat(d.major, ":", d.minor, " ", *d.leaf_weight)));
     }
   }
   struct Throttle {
@@ -381,19 +380,19 @@ absl::Status V1Manager::ApplyBlkio(const std::string& dir, const spec::BlockIoRe
     const char* field;
     const char* file;
   };
-  for (const Throttle& t : {Throttle{&b.throttle_read_bps, "throttleReadBpsDevice",
-                                     "blkio.throttle.read_bps_device"},
-                            Throttle{&b.throttle_write_bps, "throttleWriteBpsDevice",
-                                     "blkio.throttle.write_bps_device"},
-                            Throttle{&b.throttle_read_iops, "throttleReadIOPSDevice",
-                                     "blkio.throttle.read_iops_device"},
-                            Throttle{&b.throttle_write_iops, "throttleWriteIOPSDevice",
-                                     "blkio.throttle.write_iops_device"}}) {
+  for (const Throttle& t :
+       {Throttle{&b.throttle_read_bps, "throttleReadBpsDevice", "blkio.throttle.read_bps_device"},
+        Throttle{&b.throttle_write_bps, "throttleWriteBpsDevice",
+                 "blkio.throttle.write_bps_device"},
+        Throttle{&b.throttle_read_iops, "throttleReadIOPSDevice",
+                 "blkio.throttle.read_iops_device"},
+        Throttle{&b.throttle_write_iops, "throttleWriteIOPSDevice",
+                 "blkio.throttle.write_iops_device"}}) {
     for (size_t i = 0; i < t.devices->size(); ++i) {
       const spec::BlockIoDevice& d = (*t.devices)[i];
-      BERTH_RETURN_IF_ERROR(internal::WriteField(
-          fs, absl::StrCat(kBlkio, ".", t.field, "[", i, "]"), dir, t.file,
-          absl::StrCat(d.major, ":", d.minor, " ", d.rate)));
+      BERTH_RETURN_IF_ERROR(
+          internal::WriteField(fs, absl::StrCat(kBlkio, ".", t.field, "[", i, "]"), dir, t.file,
+                               absl::StrCat(d.major, ":", d.minor, " ", d.rate)));
     }
   }
   return absl::OkStatus();

@@ -99,8 +99,8 @@ absl::Status V2Manager::WaitFrozen(bool frozen, absl::Time deadline) {
     if (!now.ok()) return now.status();
     if (*now == frozen) return absl::OkStatus();
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "cgroup ", path(), " did not become ", frozen ? "frozen" : "thawed", " in time"));
+      return absl::DeadlineExceededError(absl::StrCat("cgroup ", path(), " did not become ",
+                                                      frozen ? "frozen" : "thawed", " in time"));
     }
     internal::Backoff(&step);
   }
@@ -111,8 +111,7 @@ absl::Status V2Manager::Freeze() {
     return absl::UnimplementedError(
         absl::StrCat("freeze: ", path(), "/cgroup.freeze does not exist (needs Linux 5.2)"));
   }
-  BERTH_RETURN_IF_ERROR(internal::WriteField(*env_.fs, "", path(), "cgroup.freeze", "1"),
-                        "freeze");
+  BERTH_RETURN_IF_ERROR(internal::WriteField(*env_.fs, "", path(), "cgroup.freeze", "1"), "freeze");
   absl::Status s = WaitFrozen(true, absl::Now() + env_.freeze_timeout);
   if (!s.ok()) {
     (void)internal::WriteField(*env_.fs, "", path(), "cgroup.freeze", "0");
@@ -123,8 +122,7 @@ absl::Status V2Manager::Freeze() {
 
 absl::Status V2Manager::Thaw() {
   if (!env_.fs->Exists(JoinPath(path(), "cgroup.freeze"))) return absl::OkStatus();
-  BERTH_RETURN_IF_ERROR(internal::WriteField(*env_.fs, "", path(), "cgroup.freeze", "0"),
-                        "thaw");
+  BERTH_RETURN_IF_ERROR(internal::WriteField(*env_.fs, "", path(), "cgroup.freeze", "0"), "thaw");
   return Annotate(WaitFrozen(false, absl::Now() + env_.freeze_timeout), "thaw");
 }
 
@@ -175,9 +173,8 @@ absl::StatusOr<Stats> V2Manager::GetStats() {
                        ? kUnlimited
                        : m.limit + *swap_max;
     if (fs.ReadFile(JoinPath(dir, "memory.stat"), &text) == 0) {
-      internal::ForEachKeyValue(text, [&](absl::string_view k, uint64_t v) {
-        m.raw.emplace(std::string(k), v);
-      });
+      internal::ForEachKeyValue(
+          text, [&](absl::string_view k, uint64_t v) { m.raw.emplace(std::string(k), v); });
       if (auto it = m.raw.find("file"); it != m.raw.end()) m.cache = it->second;
       if (auto it = m.raw.find("anon"); it != m.raw.end()) m.rss = it->second;
     }

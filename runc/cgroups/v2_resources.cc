@@ -38,9 +38,9 @@ bool Has(const std::vector<std::string>& available, absl::string_view c) {
 absl::Status NeedController(const std::vector<std::string>& available, absl::string_view c,
                             absl::string_view field, const std::string& dir) {
   if (Has(available, c)) return absl::OkStatus();
-  return absl::UnimplementedError(absl::StrCat(
-      field, ": the \"", c, "\" controller is not available in cgroup ", dir,
-      " (cgroup.controllers: \"", absl::StrJoin(available, " "), "\")"));
+  return absl::UnimplementedError(
+      absl::StrCat(field, ": the \"", c, "\" controller is not available in cgroup ", dir,
+                   " (cgroup.controllers: \"", absl::StrJoin(available, " "), "\")"));
 }
 
 bool ValidName(absl::string_view s) {
@@ -68,9 +68,9 @@ absl::Status V2Manager::Apply(const spec::Resources& r) {
     const spec::CpuResources& c = *r.cpu;
     if ((c.realtime_runtime && *c.realtime_runtime != 0) ||
         (c.realtime_period && *c.realtime_period != 0)) {
-      return absl::UnimplementedError(absl::StrCat(
-          kCpu, c.realtime_runtime ? ".realtimeRuntime" : ".realtimePeriod",
-          ": cgroup v2 has no real-time group scheduling"));
+      return absl::UnimplementedError(
+          absl::StrCat(kCpu, c.realtime_runtime ? ".realtimeRuntime" : ".realtimePeriod",
+                       ": cgroup v2 has no real-time group scheduling"));
     }
     if ((c.shares && *c.shares) || (c.quota && *c.quota) || (c.period && *c.period) || c.burst ||
         c.idle) {
@@ -106,29 +106,28 @@ absl::Status V2Manager::Apply(const spec::Resources& r) {
   }
   if (r.net_class_id || !r.net_priorities.empty()) {
     return absl::UnimplementedError(
-        absl::StrCat("linux.resources.network.",
-                     r.net_class_id ? "classID" : "priorities",
+        absl::StrCat("linux.resources.network.", r.net_class_id ? "classID" : "priorities",
                      ": net_cls and net_prio exist only in cgroup v1, and this host uses v2"));
   }
   if (!r.devices.empty()) BERTH_RETURN_IF_ERROR(ValidateDeviceRules(r.devices));
 
   // runc's order: pids, memory, io, cpu, cpuset, hugetlb, rdma, devices, unified last.
   if (r.pids_limit && *r.pids_limit != 0) {
-    BERTH_RETURN_IF_ERROR(internal::WriteField(
-        fs, "linux.resources.pids.limit", dir, "pids.max",
-        *r.pids_limit > 0 ? absl::StrCat(*r.pids_limit) : std::string("max")));
+    BERTH_RETURN_IF_ERROR(
+        internal::WriteField(fs, "linux.resources.pids.limit", dir, "pids.max",
+                             *r.pids_limit > 0 ? absl::StrCat(*r.pids_limit) : std::string("max")));
   }
   if (r.memory) BERTH_RETURN_IF_ERROR(ApplyMemory(*r.memory));
   if (r.block_io) BERTH_RETURN_IF_ERROR(ApplyIo(*r.block_io));
   if (r.cpu) {
     BERTH_RETURN_IF_ERROR(ApplyCpu(*r.cpu));
     if (!r.cpu->cpus.empty()) {
-      BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kCpu, ".cpus"), dir,
-                                                 "cpuset.cpus", r.cpu->cpus));
+      BERTH_RETURN_IF_ERROR(
+          internal::WriteField(fs, absl::StrCat(kCpu, ".cpus"), dir, "cpuset.cpus", r.cpu->cpus));
     }
     if (!r.cpu->mems.empty()) {
-      BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kCpu, ".mems"), dir,
-                                                 "cpuset.mems", r.cpu->mems));
+      BERTH_RETURN_IF_ERROR(
+          internal::WriteField(fs, absl::StrCat(kCpu, ".mems"), dir, "cpuset.mems", r.cpu->mems));
     }
   }
   for (size_t i = 0; i < r.hugepage_limits.size(); ++i) {
@@ -139,14 +138,15 @@ absl::Status V2Manager::Apply(const spec::Resources& r) {
                  std::all_of(h.page_size.begin(), h.page_size.end(),
                              [](char c) { return absl::ascii_isalnum(c); });
     if (!valid || !fs.Exists(JoinPath(dir, file))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".pageSize: \"", h.page_size, "\" is not a huge page size of this host"));
+      return absl::InvalidArgumentError(absl::StrCat(field, ".pageSize: \"", h.page_size,
+                                                     "\" is not a huge page size of this host"));
     }
     BERTH_RETURN_IF_ERROR(internal::WriteField(fs, field, dir, file, absl::StrCat(h.limit)));
   }
   for (const auto& [device, limit] : r.rdma) {
     std::string field = absl::StrCat("linux.resources.rdma[\"", device, "\"]");
-    if (!ValidName(device)) return absl::InvalidArgumentError(absl::StrCat(field, ": bad device name"));
+    if (!ValidName(device))
+      return absl::InvalidArgumentError(absl::StrCat(field, ": bad device name"));
     std::string line = device;
     if (limit.hca_handles) absl::StrAppend(&line, " hca_handle=", *limit.hca_handles);
     if (limit.hca_objects) absl::StrAppend(&line, " hca_object=", *limit.hca_objects);
@@ -179,19 +179,19 @@ absl::Status V2Manager::ApplyMemory(const spec::MemoryResources& m) {
   } else if (swap < -1) {
     return absl::InvalidArgumentError(absl::StrCat(kMem, ".swap: ", swap, " is negative"));
   } else if (limit == 0 || limit == -1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        kMem, ".swap: a memory+swap limit needs a memory limit on cgroup v2"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(kMem, ".swap: a memory+swap limit needs a memory limit on cgroup v2"));
   } else if (swap < limit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        kMem, ".swap: memory+swap limit ", swap, " is below the memory limit ", limit));
+    return absl::InvalidArgumentError(absl::StrCat(kMem, ".swap: memory+swap limit ", swap,
+                                                   " is below the memory limit ", limit));
   } else {
     swap_max = swap - limit;
   }
   if (swap_max != 0) {
     if (!fs.Exists(JoinPath(dir, "memory.swap.max"))) {
       if (m.swap && swap != 0) {
-        return absl::UnimplementedError(absl::StrCat(
-            kMem, ".swap: swap accounting is off on this host (no memory.swap.max)"));
+        return absl::UnimplementedError(
+            absl::StrCat(kMem, ".swap: swap accounting is off on this host (no memory.swap.max)"));
       }
     } else {
       BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kMem, ".swap"), dir,
@@ -203,12 +203,12 @@ absl::Status V2Manager::ApplyMemory(const spec::MemoryResources& m) {
       // runtime-spec 1.2: refuse a limit below the current usage instead of OOM-killing.
       absl::StatusOr<uint64_t> usage = internal::ReadUint(fs, dir, "memory.current");
       if (usage.ok() && *usage > static_cast<uint64_t>(limit)) {
-        return absl::InvalidArgumentError(absl::StrCat(kMem, ".limit: ", limit,
-                                                       " is below the current usage ", *usage));
+        return absl::InvalidArgumentError(
+            absl::StrCat(kMem, ".limit: ", limit, " is below the current usage ", *usage));
       }
     }
-    BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kMem, ".limit"), dir,
-                                               "memory.max", MaxOr(limit)));
+    BERTH_RETURN_IF_ERROR(
+        internal::WriteField(fs, absl::StrCat(kMem, ".limit"), dir, "memory.max", MaxOr(limit)));
   }
   if (m.reservation && *m.reservation != 0) {
     BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kMem, ".reservation"), dir,
@@ -228,11 +228,10 @@ absl::Status V2Manager::ApplyCpu(const spec::CpuResources& c) {
   const std::string& dir = path();
   if (c.shares && *c.shares != 0) {
     if (*c.shares < 2 || *c.shares > 262144) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          kCpu, ".shares: ", *c.shares, " is outside the range 2-262144"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(kCpu, ".shares: ", *c.shares, " is outside the range 2-262144"));
     }
-    BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kCpu, ".shares"), dir,
-                                               "cpu.weight",
+    BERTH_RETURN_IF_ERROR(internal::WriteField(fs, absl::StrCat(kCpu, ".shares"), dir, "cpu.weight",
                                                absl::StrCat(SharesToWeight(*c.shares))));
   }
   int64_t quota = c.quota.value_or(0);
@@ -262,24 +261,25 @@ absl::Status V2Manager::ApplyIo(const spec::BlockIoResources& b) {
   const bool bfq = fs.Exists(JoinPath(dir, "io.bfq.weight"));
   auto check = [](absl::string_view field, uint16_t w) {
     if (w >= 10 && w <= 1000) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", w, " is outside the range 10-1000"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", w, " is outside the range 10-1000"));
   };
   if (b.weight) {
     std::string field = absl::StrCat(kBlkio, ".weight");
     BERTH_RETURN_IF_ERROR(check(field, *b.weight));
-    BERTH_RETURN_IF_ERROR(internal::WriteField(
-        fs, field, dir, bfq ? "io.bfq.weight" : "io.weight",
-        absl::StrCat(bfq ? *b.weight : BlkioWeightToIoWeight(*b.weight))));
+    BERTH_RETURN_IF_ERROR(
+        internal::WriteField(fs, field, dir, bfq ? "io.bfq.weight" : "io.weight",
+                             absl::StrCat(bfq ? *b.weight : BlkioWeightToIoWeight(*b.weight))));
   }
   for (size_t i = 0; i < b.weight_devices.size(); ++i) {
     const spec::BlockIoDevice& d = b.weight_devices[i];
     if (!d.weight) continue;
     std::string field = absl::StrCat(kBlkio, ".weightDevice[", i, "]");
     BERTH_RETURN_IF_ERROR(check(field, *d.weight));
-    BERTH_RETURN_IF_ERROR(internal::WriteField(
-        fs, field, dir, bfq ? "io.bfq.weight" : "io.weight",
-        absl::StrCat(d.major, ":", d.minor, " ",
-                     bfq ? *d.weight : BlkioWeightToIoWeight(*d.weight))));
+    BERTH_RETURN_IF_ERROR(
+        internal::WriteField(fs, field, dir, bfq ? "io.bfq.weight" : "io.weight",
+                             absl::StrCat(d.major, ":", d.minor, " ",
+                                          bfq ? *d.weight : BlkioWeightToIoWeight(*d.weight))));
   }
   struct Throttle {
     const std::vector<spec::BlockIoDevice>* devices;
@@ -292,9 +292,9 @@ absl::Status V2Manager::ApplyIo(const spec::BlockIoResources& b) {
                             Throttle{&b.throttle_write_iops, "throttleWriteIOPSDevice", "wiops"}}) {
     for (size_t i = 0; i < t.devices->size(); ++i) {
       const spec::BlockIoDevice& d = (*t.devices)[i];
-      BERTH_RETURN_IF_ERROR(internal::WriteField(
-          fs, absl::StrCat(kBlkio, ".", t.field, "[", i, "]"), dir, "io.max",
-          absl::StrCat(d.major, ":", d.minor, " ", t.key, "=", d.rate)));
+      BERTH_RETURN_IF_ERROR(
+          internal::WriteField(fs, absl::StrCat(kBlkio, ".", t.field, "[", i, "]"), dir, "io.max",
+                               absl::StrCat(d.major, ":", d.minor, " ", t.key, "=", d.rate)));
     }
   }
   return absl::OkStatus();
@@ -306,7 +306,8 @@ absl::Status V2Manager::ApplyUnified(const std::map<std::string, std::string>& u
   const std::string& dir = path();
   for (const auto& [key, value] : unified) {
     std::string field = absl::StrCat("linux.resources.unified[\"", key, "\"]");
-    std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(key, absl::MaxSplits('.', 1));
+    std::pair<absl::string_view, absl::string_view> parts =
+        absl::StrSplit(key, absl::MaxSplits('.', 1));
     if (key.find('/') != std::string::npos || parts.first.empty() || parts.second.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, ": must be a file name of the form <controller>.<setting>"));
