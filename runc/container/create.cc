@@ -1,6 +1,7 @@
 #include "runc/container/create.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -144,6 +145,15 @@ absl::Status InitContainer(const InitContext& ctx) {
       continue;  // pid and time namespaces were entered by the parent before the clone
     }
     BERTH_RETURN_IF_ERROR(JoinNamespace(ns));
+  }
+  // In a user namespace our credentials are still the host's root, which the namespace may
+  // not map: become the namespace's root, so files we create (mount points, device nodes)
+  // get ids the namespace knows (else the kernel refuses with EOVERFLOW).
+  if (spec.HasNamespace(NamespaceType::kUser)) {
+    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) {
+      return absl::ErrnoToStatus(errno, "linux.uidMappings: become root in the user namespace");
+    }
+    setgroups(0, nullptr);
   }
   // A new cgroup namespace is made only now, after the parent put us in our cgroup, so the
   // container sees its own cgroup as the root.
