@@ -197,6 +197,8 @@ int CmdRun(const Globals& g, const std::vector<std::string>& args) {
   if (!f.keep) {
     std::vector<std::string> w;
     absl::Status d = container::Delete(store, *id, /*force=*/true, &w);
+    // Failed poststop hooks are warnings the runtime spec says to log, as `delete` does.
+    for (const auto& warning : w) LogWarning(g, warning);
     if (!d.ok()) LogWarning(g, d.message());
   }
   return code;

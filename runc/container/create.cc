@@ -196,20 +196,18 @@ absl::Status InitContainer(const InitContext& ctx) {
   ropts.bundle = ctx.options->bundle;
   ropts.no_pivot = ctx.options->no_pivot;
   ropts.in_user_namespace = spec.HasNamespace(NamespaceType::kUser);
-  if (spec.HasNamespace(NamespaceType::kMount)) {
-    BERTH_RETURN_IF_ERROR(linux::PrepareRootfs(spec, ropts));
-    if (spec.hooks && !spec.hooks->create_container.empty()) {
-      BERTH_RETURN_IF_ERROR(RunHooks(spec.hooks->create_container, "createContainer",
-                                     HookStateJson(spec, ctx.options->id, ctx.options->bundle,
-                                                   host_pid, "created")));
-    }
-    BERTH_RETURN_IF_ERROR(linux::EnterRootfs(spec, ropts));
-    BERTH_RETURN_IF_ERROR(linux::FinalizeRootfs(spec, ropts));
-  } else {
-    // No mount namespace: the container shares the host's mounts; only chroot-like behaviour
-    // would be possible, and runc refuses it too.
-    return absl::InvalidArgumentError("linux.namespaces: a mount namespace is required");
+  // Without a mount namespace in the spec the container inherits the runtime's (runtime spec
+  // config-linux.md "Namespaces": a type not listed is inherited), as runc and crun allow: the
+  // rootfs and the spec's mounts are set up in the caller's namespace and entered with chroot
+  // (linux/rootfs.h never changes the propagation of the caller's mounts).
+  BERTH_RETURN_IF_ERROR(linux::PrepareRootfs(spec, ropts));
+  if (spec.hooks && !spec.hooks->create_container.empty()) {
+    BERTH_RETURN_IF_ERROR(RunHooks(spec.hooks->create_container, "createContainer",
+                                   HookStateJson(spec, ctx.options->id, ctx.options->bundle,
+                                                 host_pid, "created")));
   }
+  BERTH_RETURN_IF_ERROR(linux::EnterRootfs(spec, ropts));
+  BERTH_RETURN_IF_ERROR(linux::FinalizeRootfs(spec, ropts));
 
   BERTH_RETURN_IF_ERROR(ApplyRlimits(process.rlimits));
   if (process.oom_score_adj) BERTH_RETURN_IF_ERROR(ApplyOomScoreAdj(*process.oom_score_adj));
@@ -241,7 +239,9 @@ absl::Status InitContainer(const InitContext& ctx) {
   if (wfd < 0) return absl::ErrnoToStatus(errno, "open exec fifo");
   char zero = 0;
   if (write(wfd, &zero, 1) != 1) return absl::ErrnoToStatus(errno, "write exec fifo");
-  close(wfd);
+  // wfd stays open (close-on-exec) until execve succeeds, or we die: `start` waits for that
+  // EOF, so the poststart hooks run only after the user program was executed (runtime spec
+  // runtime.md "Lifecycle" steps 8-9), and `start` returns with the program running.
   close(ctx.fifo_fd);
 
   if (spec.hooks && !spec.hooks->start_container.empty()) {
@@ -280,6 +280,9 @@ spec::Resources WithDefaultDeviceRules(const spec::Spec& spec) {
     r.devices.push_back({false, "a", std::nullopt, std::nullopt, "rwm"});
   }
   for (const auto& d : spec.linux.devices) {
+    // A fifo ("p") is not a device node: the devices cgroup has no rule type for it and
+    // needs none to open it (runc skips them too).
+    if (d.type == 'p') continue;
     r.devices.push_back({true, std::string(1, d.type == 'u' ? 'c' : d.type), d.major, d.minor,
                          "rwm"});
   }
@@ -305,8 +308,14 @@ absl::Status CheckUnsupported(const spec::Spec& spec) {
     return absl::FailedPreconditionError(
         "process.apparmorProfile: AppArmor is not enabled on this host");
   }
-  if (!spec.process->selinux_label.empty() || !spec.linux.mount_label.empty()) {
-    return absl::FailedPreconditionError("SELinux labels: SELinux is not enabled on this host");
+  // berth-runc cannot apply SELinux labels, so on a host where SELinux is on they are refused.
+  // Where it is off (no selinuxfs) a label has no meaning and nothing could enforce it: it is
+  // ignored, as crun and libselinux-based tools do, so one config works on both kinds of host.
+  if ((!spec.process->selinux_label.empty() || !spec.linux.mount_label.empty()) &&
+      access("/sys/fs/selinux/enforce", F_OK) == 0) {
+    return absl::FailedPreconditionError(
+        "process.selinuxLabel/linux.mountLabel: berth-runc cannot apply SELinux labels and "
+        "SELinux is enabled on this host");
   }
   if (spec.linux.has_intel_rdt) {
     return absl::FailedPreconditionError("linux.intelRdt: resctrl is not available on this host");
@@ -443,12 +452,15 @@ absl::StatusOr<Created> CreateContainer(state::Store& store, const spec::Spec& s
   const bool has_hooks = spec.hooks.has_value();
   auto run_poststop = [&] {
     if (has_hooks) {
-      (void)RunHooks(spec.hooks->poststop, "poststop",
-                     HookStateJson(spec, options.id, options.bundle, pid, "stopped"));
+      (void)RunAllHooks(spec.hooks->poststop, "poststop",
+                        HookStateJson(spec, options.id, options.bundle, pid, "stopped"));
     }
   };
   if (has_hooks) {
-    const std::string hook_state = HookStateJson(spec, options.id, options.bundle, pid, "creating");
+    // "created", not "creating": these hooks run after the runtime environment exists
+    // (runtime spec runtime.md "Lifecycle", steps 3-4 come after step 2, the "creating"
+    // state), and the runtime-tools suite (hooks_stdin) checks for it, as crun does.
+    const std::string hook_state = HookStateJson(spec, options.id, options.bundle, pid, "created");
     absl::Status s = RunHooks(spec.hooks->prestart, "prestart", hook_state);
     if (s.ok()) s = RunHooks(spec.hooks->create_runtime, "createRuntime", hook_state);
     if (!s.ok()) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -11,6 +12,34 @@
 
 namespace berth::runc::container {
 namespace {
+
+// Writes `data` to the pipe `fd`, whose reader (a hook) may have exited already without
+// reading it, e.g. /bin/false: the write then fails with EPIPE, and the SIGPIPE it raises must
+// not kill berth-runc halfway through a lifecycle step (berth-runc does not ignore SIGPIPE).
+// SIGPIPE is blocked around the write and a SIGPIPE it left pending is consumed.
+void WriteIgnoringSigpipe(int fd, const std::string& data) {
+  sigset_t pipe_set, old_mask, pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+  sigpending(&pending);
+  const bool was_pending = sigismember(&pending, SIGPIPE);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  // The kernel raises SIGPIPE even when the reader went away after part of the data was
+  // written (and the write returns that count), so look at what is pending, not at errno.
+  sigpending(&pending);
+  if (!was_pending && sigismember(&pending, SIGPIPE)) {
+    const timespec zero = {0, 0};
+    sigtimedwait(&pipe_set, nullptr, &zero);
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+}
 
 absl::Status RunHook(const spec::Hook& hook, const std::string& name,
                      const std::string& state_json) {
@@ -38,7 +67,7 @@ absl::Status RunHook(const spec::Hook& hook, const std::string& name,
   }
   close(in[0]);
   // The hook may not read its stdin; a full pipe or EPIPE must not fail the hook.
-  (void)!write(in[1], state_json.data(), state_json.size());
+  WriteIgnoringSigpipe(in[1], state_json);
   close(in[1]);
 
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -81,6 +110,17 @@ absl::Status RunHooks(const std::vector<spec::Hook>& hooks, const std::string& p
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+std::vector<absl::Status> RunAllHooks(const std::vector<spec::Hook>& hooks,
+                                      const std::string& phase, const std::string& state_json) {
+  std::vector<absl::Status> failures;
+  for (size_t i = 0; i < hooks.size(); ++i) {
+    absl::Status s = RunHook(
+        hooks[i], absl::StrCat("hooks.", phase, "[", i, "] (", hooks[i].path, ")"), state_json);
+    if (!s.ok()) failures.push_back(std::move(s));
+  }
+  return failures;
 }
 
 }  // namespace berth::runc::container

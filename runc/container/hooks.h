@@ -15,4 +15,11 @@ namespace berth::runc::container {
 absl::Status RunHooks(const std::vector<spec::Hook>& hooks, const std::string& phase,
                       const std::string& state_json);
 
+// Runs every hook in `hooks` in order, going on past failures, and returns one status per
+// failed hook (empty when all succeeded). For poststart and poststop hooks, whose failures
+// the runtime spec says to report as warnings while "the remaining hooks and lifecycle
+// continue as if the hook had succeeded" (runtime.md "Lifecycle", steps 9 and 12).
+std::vector<absl::Status> RunAllHooks(const std::vector<spec::Hook>& hooks,
+                                      const std::string& phase, const std::string& state_json);
+
 }  // namespace berth::runc::container

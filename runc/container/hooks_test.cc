@@ -41,6 +41,33 @@ TEST(HooksTest, FailureNamesTheHookAndStopsTheChain) {
   EXPECT_NE(access(out.c_str(), F_OK), 0);
 }
 
+// poststart/poststop: a failing hook is a warning and the later hooks still run (runtime
+// spec runtime.md "Lifecycle"; runtime-tools poststart_fail, poststop_fail).
+TEST(HooksTest, RunAllHooksGoesOnPastFailures) {
+  auto dir = berth::testing::TempDir::Create();
+  ASSERT_THAT(dir, IsOk());
+  const std::string out = dir->Sub("out");
+  std::vector<absl::Status> failures = RunAllHooks(
+      {Sh("exit 3"), Sh("echo second >> " + out), Sh("exit 5"), Sh("echo fourth >> " + out)},
+      "poststart", "{}");
+  ASSERT_EQ(failures.size(), 2u);
+  EXPECT_THAT(failures[0], StatusIs(absl::StatusCode::kInternal,
+                                    "hooks.poststart[0] (/bin/sh): exit status 3"));
+  EXPECT_THAT(failures[1], StatusIs(absl::StatusCode::kInternal,
+                                    "hooks.poststart[2] (/bin/sh): exit status 5"));
+  EXPECT_EQ(berth::testing::ReadFileOrEmpty(out), "second\nfourth\n");
+  EXPECT_TRUE(RunAllHooks({Sh("true")}, "poststop", "{}").empty());
+}
+
+// A hook that exits without reading its stdin must not kill us with SIGPIPE. A state bigger
+// than the pipe buffer makes the write block until the hook has exited, so the reader is
+// surely gone and the kernel raises SIGPIPE every time.
+TEST(HooksTest, HookThatIgnoresStdinDoesNotRaiseSigpipe) {
+  const std::string big_state(1 << 20, 'x');
+  EXPECT_THAT(RunHooks({Sh("exit 0")}, "poststop", big_state), IsOk());
+  EXPECT_EQ(RunAllHooks({Sh("exit 1"), Sh("exit 0")}, "poststart", big_state).size(), 1u);
+}
+
 TEST(HooksTest, TimeoutKillsTheHook) {
   absl::Time start = absl::Now();
   EXPECT_THAT(RunHooks({Sh("sleep 30", 1)}, "prestart", "{}"),

@@ -79,10 +79,29 @@ absl::Status Start(state::Store& store, const std::string& id,
       return absl::FailedPreconditionError("container init exited before start");
     }
   }
+  // The init keeps its end open (close-on-exec) until it has run the startContainer hooks
+  // and exec'd the user program: EOF means the program runs (or the init died), and only then
+  // may the poststart hooks run (runtime spec runtime.md "Lifecycle" steps 8-9).
+  for (;;) {
+    pollfd p = {fd, POLLIN, 0};
+    int r = poll(&p, 1, 100);
+    if (r < 0 && errno != EINTR) {
+      close(fd);
+      return absl::ErrnoToStatus(errno, "poll exec fifo");
+    }
+    if (r > 0 && (p.revents & (POLLIN | POLLHUP))) {
+      char b;
+      ssize_t n = read(fd, &b, 1);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
+    }
+    if (!InitAlive(c.state)) break;
+  }
   close(fd);
   unlink(fifo.c_str());
-  absl::Status hooks = RunHooks(c.state.poststart, "poststart", HookState(c.state, "running"));
-  if (!hooks.ok()) warnings->push_back(std::string(hooks.message()));
+  for (const absl::Status& s :
+       RunAllHooks(c.state.poststart, "poststart", HookState(c.state, "running"))) {
+    warnings->push_back(std::string(s.message()));
+  }
   return absl::OkStatus();
 }
 
@@ -126,8 +145,10 @@ absl::Status Delete(state::Store& store, const std::string& id, bool force,
   }
   BERTH_RETURN_IF_ERROR(c.cgroup->Destroy(), "remove cgroup");
   BERTH_RETURN_IF_ERROR(store.Remove(id));
-  absl::Status hooks = RunHooks(c.state.poststop, "poststop", HookState(c.state, "stopped"));
-  if (!hooks.ok()) warnings->push_back(std::string(hooks.message()));
+  for (const absl::Status& s :
+       RunAllHooks(c.state.poststop, "poststop", HookState(c.state, "stopped"))) {
+    warnings->push_back(std::string(s.message()));
+  }
   return absl::OkStatus();
 }
 

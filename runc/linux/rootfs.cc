@@ -238,6 +238,10 @@ absl::Status PrepareRootfs(const spec::Spec& spec, const RootfsOptions& opts) {
   // its own the process is in the host's (or another container's): never change the
   // propagation of mounts there.
   if (spec.HasNamespace(NamespaceType::kMount)) {
+    // An unbindable "/" would make the bind of the rootfs below fail (EINVAL), so until
+    // pivot_root the mounts are made rslave (the default), and EnterRootfs makes the new "/"
+    // unbindable (as crun does; runc fails here).
+    if (propagation & MS_UNBINDABLE) propagation = MS_SLAVE | MS_REC;
     BERTH_RETURN_IF_ERROR(Mount("", "/", "", propagation, "", "set propagation of /"),
                           "linux.rootfsPropagation");
     BERTH_RETURN_IF_ERROR(MakeParentMountPrivate(rootfs), absl::StrCat("root.path (", rootfs, ")"));

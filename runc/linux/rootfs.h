@@ -49,7 +49,9 @@ struct RootfsOptions {
 //     linux.rootfsPropagation, linux.devices types), so a bad config fails before any mount;
 //  2. sets the propagation of every mount in the namespace: linux.rootfsPropagation
 //     ("private", "rslave", "shared", ...; default "rslave", so nothing the container mounts
-//     reaches the host and host mounts still reach the container), makes the mount holding
+//     reaches the host and host mounts still reach the container; "unbindable" and
+//     "runbindable" use the default here, since an unbindable "/" cannot be bind-mounted, and
+//     are applied to the new "/" by EnterRootfs), makes the mount holding
 //     the rootfs private if it is shared (pivot_root requires it) and bind-mounts the rootfs
 //     onto itself (MS_BIND | MS_REC) so it is a mount point. If the spec has no mount
 //     namespace, the propagation steps are skipped (they would change the host's mounts)

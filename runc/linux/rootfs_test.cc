@@ -668,6 +668,28 @@ TEST_F(RootfsTest, SharedRootfsPropagation) {
   EXPECT_THAT(lines, IsEmpty());
 }
 
+// An unbindable "/" before pivot_root would make the bind of the rootfs fail with EINVAL
+// (runtime-tools linux_rootfs_propagation "unbindable"): the new "/" is unbindable after it.
+TEST_F(RootfsTest, UnbindableRootfsPropagation) {
+  spec::Spec s = DefaultSpec();
+  s.linux.rootfs_propagation = "unbindable";
+  Isolation iso;
+  iso.unshare_flags = kDefaultFlags;
+  auto lines = RunIsolated(iso, [&](Checker& c) {
+    if (!SetUpContainer(c, s, {})) return;
+    std::ifstream in("/proc/self/mountinfo");
+    bool unbindable = false;
+    for (std::string line; std::getline(in, line);) {
+      std::vector<std::string> f = absl::StrSplit(line, ' ');
+      if (f.size() > 6 && f[4] == "/" && absl::StrContains(line, " unbindable")) {
+        unbindable = true;
+      }
+    }
+    c.Expect(unbindable, "/ is unbindable");
+  });
+  EXPECT_THAT(lines, IsEmpty());
+}
+
 TEST_F(RootfsTest, MountConsoleBindsThePty) {
   spec::Spec s = DefaultSpec();
   Isolation iso;

@@ -234,6 +234,103 @@ TEST_F(RuncTest, FailingCreateRuntimeHookLeavesNothing) {
   EXPECT_FALSE(StateDirExists(id));
 }
 
+// Regressions found by the OCI runtime-tools validation suite (tests/runc/validation.sh).
+
+// prestart/createRuntime hooks see status "created" (hooks_stdin); a failing poststart or
+// poststop hook is a warning and the later hooks still run (poststart_fail, poststop_fail).
+TEST_F(RuncTest, HookStatusAndFailingPoststartPoststopAreWarnings) {
+  const std::string out = dir_->Sub("hooks.log");
+  auto sh = [&](const std::string& script) {
+    return json{{"path", "/bin/sh"}, {"args", {"sh", "-c", script}}};
+  };
+  json s = Spec({"true"});
+  s["hooks"] = {{"prestart", {sh("cat > " + out + ".prestart")}},
+                {"poststart", {{{"path", "/bin/false"}}, sh("echo poststart-2 >> " + out)}},
+                {"poststop", {{{"path", "/bin/false"}}, sh("echo poststop-2 >> " + out)}}};
+  CommandResult r = Run(s);
+  EXPECT_EQ(ExitCode(r), 0) << r.output;
+  EXPECT_THAT(ReadFileOrEmpty(out + ".prestart"), HasSubstr("\"status\":\"created\""));
+  EXPECT_EQ(ReadFileOrEmpty(out), "poststart-2\npoststop-2\n");
+  EXPECT_THAT(r.output, HasSubstr("hooks.poststart[0] (/bin/false): exit status 1"));
+  EXPECT_THAT(r.output, HasSubstr("hooks.poststop[0] (/bin/false): exit status 1"));
+}
+
+// `start` returns, and the poststart hooks run, only once the user program was exec'd
+// (poststart): the hook sees the program, not berth-runc's init, at the container's pid.
+TEST_F(RuncTest, PoststartRunsAfterTheProgramExecs) {
+  const std::string out = dir_->Sub("poststart.exe");
+  json s = Spec({"sleep", "100"});
+  s["hooks"] = {{"poststart",
+                 {{{"path", "/bin/sh"},
+                   {"args", {"sh", "-c",
+                             "pid=$(sed -n 's/.*\"pid\":\\([0-9]*\\).*/\\1/p'); "
+                             "cat /proc/$pid/cmdline | tr '\\0' ' ' > " + out}}}}}};
+  const std::string id = NewId();
+  ASSERT_THAT(WriteSpec(bundle_, s), IsOk());
+  ASSERT_EQ(ExitCode(Runtime({"create", "--bundle", bundle_, id})), 0);
+  CommandResult r = Runtime({"start", id});
+  EXPECT_EQ(ExitCode(r), 0) << r.output;
+  EXPECT_EQ(ReadFileOrEmpty(out), "sleep 100 ");
+  EXPECT_EQ(ExitCode(Runtime({"delete", "--force", id})), 0);
+}
+
+// A fifo in linux.devices gets made, and no devices-cgroup rule (there is no type for it)
+// (linux_devices).
+TEST_F(RuncTest, FifoDeviceIsCreatedWithoutACgroupRule) {
+  json s = Spec({"sh", "-c", "test -p /dev/myfifo && echo fifo"});
+  s["linux"]["devices"] = {{{"path", "/dev/myfifo"}, {"type", "p"}, {"fileMode", 0600}}};
+  CommandResult r = Run(s);
+  EXPECT_EQ(ExitCode(r), 0) << r.output;
+  EXPECT_EQ(r.output, "fifo\n");
+}
+
+// SELinux labels mean nothing where SELinux is off: ignored there (as crun does), refused
+// where it is on, since berth-runc cannot apply them (linux_mount_label).
+TEST_F(RuncTest, SelinuxLabelsIgnoredOnlyWhereSelinuxIsOff) {
+  json s = Spec({"echo", "ran"});
+  s["linux"]["mountLabel"] = "system_u:object_r:svirt_sandbox_file_t:s0:c715,c811";
+  s["process"]["selinuxLabel"] = "system_u:system_r:svirt_lxc_net_t:s0:c715,c811";
+  CommandResult r = Run(s);
+  if (access("/sys/fs/selinux/enforce", F_OK) == 0) {
+    EXPECT_NE(ExitCode(r), 0);
+    EXPECT_THAT(r.output, HasSubstr("SELinux"));
+  } else {
+    EXPECT_EQ(ExitCode(r), 0) << r.output;
+    EXPECT_EQ(r.output, "ran\n");
+  }
+}
+
+// No mount namespace in the spec: the container shares the caller's mounts and is chrooted
+// into its rootfs (linux_ns_itype). Its mounts land in the caller's namespace, so berth-runc
+// runs in a private one here, which dies with it.
+TEST_F(RuncTest, NoMountNamespaceSharesTheCallersMountsAndChroots) {
+  json s = Spec({"sh", "-c", "test -x /bin/busybox && test ! -e " + bundle_ + " && echo chrooted"});
+  json& ns = s["linux"]["namespaces"];
+  for (size_t i = 0; i < ns.size(); ++i) {
+    if (ns[i]["type"] == "mount") ns.erase(i);
+  }
+  ASSERT_THAT(WriteSpec(bundle_, s), IsOk());
+  auto r = berth::testing::RunCommand(
+      {"/usr/bin/unshare", "-m", "--propagation", "private",
+       berth::testing::RunfilePath("runc/berth-runc"), "--root", root_, "run", "--bundle",
+       bundle_, NewId()});
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(ExitCode(*r), 0) << r->output;
+  EXPECT_EQ(r->output, "chrooted\n");
+}
+
+// rootfsPropagation "unbindable" must not make the bind of the rootfs fail
+// (linux_rootfs_propagation).
+TEST_F(RuncTest, UnbindableRootfsPropagation) {
+  // mountinfo: "id parent major:minor root mount-point options optional-fields - ...".
+  json s = Spec({"sh", "-c",
+                 "grep -cE '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / .* unbindable ' /proc/self/mountinfo"});
+  s["linux"]["rootfsPropagation"] = "unbindable";
+  CommandResult r = Run(s);
+  EXPECT_EQ(ExitCode(r), 0) << r.output;
+  EXPECT_EQ(r.output, "1\n");
+}
+
 TEST_F(RuncTest, ConsoleSocketReceivesPtyMaster) {
   const std::string sock = dir_->Sub("console.sock");
   int l = socket(AF_UNIX, SOCK_STREAM, 0);
