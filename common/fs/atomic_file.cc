@@ -55,6 +55,11 @@ absl::Status FsyncDir(const std::string& dir) {
 }  // namespace
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, mode_t mode) {
+  return WriteFileAtomically(path, data, mode, AtomicWriteOptions());
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, mode_t mode,
+                                 const AtomicWriteOptions& options) {
   const auto error = [&path](int err, absl::string_view what) {
     return absl::ErrnoToStatus(err, absl::StrCat("write ", path, ": ", what));
   };
@@ -84,7 +89,7 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view data
 
   if (fchmod(fd, mode) != 0) return error(errno, "chmod temp file");
   BERTH_RETURN_IF_ERROR(WriteAll(fd, data), absl::StrCat("write ", path));
-  if (fsync(fd) != 0) return error(errno, "fsync temp file");
+  if (options.durable && fsync(fd) != 0) return error(errno, "fsync temp file");
   // close() can report a delayed write error (NFS, quota): check it before publishing.
   const int rc = close(fd);
   fd = -1;
@@ -92,6 +97,7 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view data
   if (rename(temp.c_str(), path.c_str()) != 0) return error(errno, "rename temp file");
   std::move(remove_temp).Cancel();
 
+  if (!options.durable) return absl::OkStatus();
   BERTH_RETURN_IF_ERROR(FsyncDir(dir),
                         absl::StrCat("write ", path, ": renamed, but durability unknown"));
   return absl::OkStatus();

@@ -36,6 +36,16 @@ namespace berth::fs {
 // Thread-safe (concurrent writers of one path: the last rename wins, each file is whole).
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, mode_t mode);
 
+struct AtomicWriteOptions {
+  // false skips both fsyncs (steps 3 and 5): the file is still never torn by a crash of the
+  // process (rename is atomic), but a power cut may lose the write. For state that does not
+  // outlive a reboot anyway, like berth-runc's under /run, where two fsyncs were most of the
+  // cost of a container start on a disk-backed --root.
+  bool durable = true;
+};
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view data, mode_t mode,
+                                 const AtomicWriteOptions& options);
+
 // Whether a directory entry name is a WriteFileAtomically temp file (".<name>.tmp-XXXXXX",
 // suffix exactly six letters or digits). Directory scanners use it to skip in-flight writes.
 bool IsAtomicTempFileName(absl::string_view name);

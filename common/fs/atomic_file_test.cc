@@ -86,6 +86,17 @@ TEST_F(WriteFileAtomicallyTest, CreatesAndReplaces) {
   EXPECT_THAT(Names(dir()), ElementsAre("state.json"));  // no temp file left behind
 }
 
+TEST_F(WriteFileAtomicallyTest, NonDurableWritesReplaceAtomicallyToo) {
+  const std::string path = Sub("state.json");
+  ASSERT_THAT(WriteFileAtomically(path, "first", 0600, {.durable = false}), IsOk());
+  ASSERT_THAT(WriteFileAtomically(path, "second", 0640, {.durable = false}), IsOk());
+  EXPECT_EQ(*ReadFile(path), "second");
+  EXPECT_EQ(ModeOf(path), 0640u);
+  EXPECT_THAT(Names(dir()), ElementsAre("state.json"));
+  EXPECT_THAT(WriteFileAtomically(Sub("missing/x"), "y", 0600, {.durable = false}),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_F(WriteFileAtomicallyTest, AppliesModeExactlyWhateverTheUmask) {
   const mode_t old_umask = umask(077);
   const std::string path = Sub("f");

@@ -335,7 +335,7 @@ std::string HookStateJson(const spec::Spec& spec, const std::string& id,
 
 absl::Status WritePidFile(const std::string& path, pid_t pid) {
   if (path.empty()) return absl::OkStatus();
-  return fs::WriteFileAtomically(path, std::to_string(pid), 0644);
+  return fs::WriteFileAtomically(path, std::to_string(pid), 0644, {.durable = false});
 }
 
 absl::StatusOr<Created> CreateContainer(state::Store& store, const spec::Spec& spec,
