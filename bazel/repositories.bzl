@@ -163,6 +163,9 @@ def berth_dependencies():
             "prometheus": ["prometheus-cpp-core", "prometheus-cpp-pull"],
             "openssl": ["libcrypto"],
             "sqlite": ["sqlite3"],
+            # The `~=` operator of the API filter language is RE2 (linear time, so a client's
+            # pattern cannot hang the daemon); libre2-dev, the same library gRPC links.
+            "re2": ["re2"],
             "libarchive": ["libarchive"],
             "seccomp": ["libseccomp"],
             "libcap": ["libcap"],

@@ -1,13 +1,23 @@
 // berth-containerd: the container manager daemon (content, images, snapshots, containers,
 // tasks via shims, events). berthd is its main client. This binary wires flags to services
 // and serves them on a unix socket until SIGTERM.
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "common/daemon/daemon.h"
 #include "common/fs/fs.h"
 #include "common/init/init.h"
 #include "common/status/status_macros.h"
+#include "containerd/content/content_service.h"
+#include "containerd/content/local_store.h"
+#include "containerd/content/namespaced_store.h"
+#include "containerd/events/publisher.h"
+#include "containerd/images/images_service.h"
+#include "containerd/leases/leases_service.h"
+#include "containerd/metadata/store.h"
+#include "containerd/namespaces/namespaces_service.h"
 #include "containerd/version/version_service.h"
 #include "glog/logging.h"
 
@@ -29,14 +39,33 @@ absl::Status Run() {
   BERTH_RETURN_IF_ERROR(berth::fs::MakeDirs(root, 0700), "create --root");
   BERTH_RETURN_IF_ERROR(berth::fs::MakeDirs(state, 0700), "create --state");
 
+  namespace cd = berth::containerd;
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<cd::metadata::Store> metadata,
+                         cd::metadata::Store::Open(root), "open metadata store");
+  cd::content::LocalStoreOptions blob_options;
+  blob_options.dir = root + "/content";
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<cd::content::LocalStore> blobs,
+                         cd::content::LocalStore::Create(std::move(blob_options)),
+                         "open content store");
+  cd::content::NamespacedStore content_store(metadata.get(), blobs.get());
+  // TODO(#4): the Events service's exchange; and a garbage collector for sync deletes.
+  cd::events::NoopPublisher events;
+
   berth::daemon::GrpcDaemon daemon("containerd");
-  berth::containerd::version::VersionService version(root, state);
+  cd::version::VersionService version(root, state);
+  cd::content::ContentService content(&content_store, &events);
+  cd::images::ImagesServiceOptions images_options;
+  images_options.publisher = &events;
+  cd::images::ImagesService images(metadata.get(), std::move(images_options));
+  cd::namespaces::NamespacesService namespaces(metadata.get(), &events);
+  cd::leases::LeasesService leases(metadata.get(), cd::leases::LeasesServiceOptions());
 
   berth::grpc_util::UnixServerOptions server;
   server.address = absl::GetFlag(FLAGS_address);
   server.socket_group = absl::GetFlag(FLAGS_group);
   LOG(INFO) << "berth-containerd starting root=" << root << " state=" << state;
-  return daemon.ServeUntilSignal(absl::GetFlag(FLAGS_metrics_addr), server, {&version});
+  return daemon.ServeUntilSignal(absl::GetFlag(FLAGS_metrics_addr), server,
+                                 {&version, &content, &images, &namespaces, &leases});
 }
 
 }  // namespace
