@@ -10,14 +10,18 @@
 #include "common/fs/fs.h"
 #include "common/init/init.h"
 #include "common/status/status_macros.h"
+#include "containerd/containers/containers_service.h"
 #include "containerd/content/content_service.h"
 #include "containerd/content/local_store.h"
 #include "containerd/content/namespaced_store.h"
+#include "containerd/diff/diff_service.h"
 #include "containerd/events/publisher.h"
 #include "containerd/images/images_service.h"
 #include "containerd/leases/leases_service.h"
 #include "containerd/metadata/store.h"
 #include "containerd/namespaces/namespaces_service.h"
+#include "containerd/snapshots/overlay_snapshotter.h"
+#include "containerd/snapshots/snapshots_service.h"
 #include "containerd/version/version_service.h"
 #include "glog/logging.h"
 
@@ -48,6 +52,15 @@ absl::Status Run() {
                          cd::content::LocalStore::Create(std::move(blob_options)),
                          "open content store");
   cd::content::NamespacedStore content_store(metadata.get(), blobs.get());
+  cd::snapshots::OverlaySnapshotterOptions overlay_options;
+  overlay_options.root = root;
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<cd::snapshots::OverlaySnapshotter> overlay,
+                         cd::snapshots::OverlaySnapshotter::Create(metadata.get(), overlay_options),
+                         "open overlayfs snapshotter");
+  // Data of snapshots removed while the daemon was down (or mid-removal when it died).
+  if (absl::Status s = overlay->Cleanup(); !s.ok()) {
+    LOG(WARNING) << "snapshotter cleanup error=\"" << s.message() << "\"";
+  }
   // TODO(#4): the Events service's exchange; and a garbage collector for sync deletes.
   cd::events::NoopPublisher events;
 
@@ -59,13 +72,21 @@ absl::Status Run() {
   cd::images::ImagesService images(metadata.get(), std::move(images_options));
   cd::namespaces::NamespacesService namespaces(metadata.get(), &events);
   cd::leases::LeasesService leases(metadata.get(), cd::leases::LeasesServiceOptions());
+  cd::snapshots::SnapshotsService snapshots(metadata.get(), {overlay.get()}, &events);
+  cd::diff::DiffServiceOptions diff_options;
+  diff_options.scratch_dir = state + "/diff";
+  cd::diff::DiffService diff(&content_store, std::move(diff_options));
+  cd::containers::ContainersServiceOptions containers_options;
+  containers_options.publisher = &events;
+  cd::containers::ContainersService containers(metadata.get(), std::move(containers_options));
 
   berth::grpc_util::UnixServerOptions server;
   server.address = absl::GetFlag(FLAGS_address);
   server.socket_group = absl::GetFlag(FLAGS_group);
   LOG(INFO) << "berth-containerd starting root=" << root << " state=" << state;
-  return daemon.ServeUntilSignal(absl::GetFlag(FLAGS_metrics_addr), server,
-                                 {&version, &content, &images, &namespaces, &leases});
+  return daemon.ServeUntilSignal(
+      absl::GetFlag(FLAGS_metrics_addr), server,
+      {&version, &content, &images, &namespaces, &leases, &snapshots, &diff, &containers});
 }
 
 }  // namespace
