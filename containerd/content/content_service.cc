@@ -14,6 +14,7 @@
 #include "containerd/filters/filter.h"
 #include "containerd/server/proto_time.h"
 #include "containerd/server/request_context.h"
+#include "containerd/server/send_all_reactor.h"
 #include "glog/logging.h"
 
 namespace berth::containerd::content {
@@ -64,48 +65,6 @@ std::optional<std::string> StatusField(const IngestStatus& status,
   }
   return std::nullopt;
 }
-
-// Sends a list of messages computed up front, one per write, then OK; or finishes at once with
-// an error.
-template <typename Response>
-class SendAllReactor final : public ::grpc::ServerWriteReactor<Response> {
- public:
-  SendAllReactor(absl::string_view rpc, absl::StatusOr<std::vector<Response>> messages)
-      : rpc_(rpc) {
-    if (!messages.ok()) {
-      Done(messages.status());
-      return;
-    }
-    messages_ = std::move(*messages);
-    Next();
-  }
-
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Done(absl::CancelledError("client went away"));
-      return;
-    }
-    Next();
-  }
-  void OnDone() override { delete this; }
-
- private:
-  void Next() {
-    if (next_ == messages_.size()) {
-      Done(absl::OkStatus());
-      return;
-    }
-    this->StartWrite(&messages_[next_++]);
-  }
-  void Done(const absl::Status& status) {
-    VLOG(1) << "rpc=" << rpc_ << " code=" << absl::StatusCodeToString(status.code());
-    this->Finish(grpc_util::ToGrpcStatus(status));
-  }
-
-  const std::string rpc_;
-  std::vector<Response> messages_;
-  size_t next_ = 0;
-};
 
 absl::StatusOr<std::vector<v1::ListResponse>> ListBatches(NamespacedStore& store,
                                                           const ::grpc::ServerContextBase& ctx,
@@ -383,7 +342,7 @@ class WriteReactor final : public ::grpc::ServerBidiReactor<v1::WriteRequest, v1
 
 ::grpc::ServerWriteReactor<v1::ListResponse>* ContentService::List(
     ::grpc::CallbackServerContext* ctx, const v1::ListRequest* req) {
-  return new SendAllReactor<v1::ListResponse>("content.List", ListBatches(*store_, *ctx, *req));
+  return new server::SendAllReactor<v1::ListResponse>("content.List", ListBatches(*store_, *ctx, *req));
 }
 
 ::grpc::ServerUnaryReactor* ContentService::Delete(::grpc::CallbackServerContext* ctx,
