@@ -146,5 +146,23 @@ TEST_F(RuncTest, ContainerHooksRunInTheContainer) {
   EXPECT_THAT(ReadFileOrEmpty(shared + "/start.txt"), HasSubstr("\"id\":\"" + id + "\""));
 }
 
+TEST_F(RuncTest, SeccompErrnoRetAndArgumentFilters) {
+  // mkdir fails with the configured errno (ENOSYS); personality is refused only for
+  // PER_LINUX32 (arg0 == 8), so `linux64` still works while `linux32` does not.
+  json s = Spec({"sh", "-c", "mkdir /tmp/x 2>&1; linux64 true && echo linux64-ok; "
+                             "linux32 true 2>&1 || echo linux32-refused"});
+  s["linux"]["seccomp"] = {
+      {"defaultAction", "SCMP_ACT_ALLOW"},
+      {"syscalls",
+       {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 38}},
+        {{"names", {"personality"}},
+         {"action", "SCMP_ACT_ERRNO"},
+         {"args", {{{"index", 0}, {"value", 8}, {"op", "SCMP_CMP_EQ"}}}}}}}};
+  CommandResult r = Run(s);
+  EXPECT_THAT(r.output, HasSubstr("Function not implemented"));
+  EXPECT_THAT(r.output, HasSubstr("linux64-ok"));
+  EXPECT_THAT(r.output, HasSubstr("linux32-refused"));
+}
+
 }  // namespace
 }  // namespace berth::tests
