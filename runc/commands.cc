@@ -20,6 +20,7 @@
 #include "runc/container/create.h"
 #include "runc/container/exec.h"
 #include "runc/container/lifecycle.h"
+#include "runc/container/process_setup.h"
 #include "runc/features.h"
 #include "runc/spec/default_spec.h"
 #include "runc/spec/names.h"
@@ -148,31 +149,6 @@ int CmdStart(const Globals& g, const std::vector<std::string>& args) {
   return s.ok() ? 0 : Fail(g, s);
 }
 
-// Waits for the init of a foreground `run`, passing on the signals a terminal or supervisor
-// sends us; returns the exit code the way a shell reports it.
-int WaitForeground(pid_t pid) {
-  sigset_t all;
-  sigfillset(&all);
-  sigset_t old;
-  sigprocmask(SIG_BLOCK, &all, &old);
-  int code = 255;
-  while (true) {
-    int status;
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      break;
-    }
-    if (r < 0 && errno != EINTR) break;
-    timespec ts = {0, 50 * 1000 * 1000};
-    siginfo_t info;
-    int sig = sigtimedwait(&all, &info, &ts);
-    if (sig > 0 && sig != SIGCHLD) kill(pid, sig);
-  }
-  sigprocmask(SIG_SETMASK, &old, nullptr);
-  return code;
-}
-
 int CmdRun(const Globals& g, const std::vector<std::string>& args) {
   CreateFlags f;
   FlagSet flags;
@@ -193,7 +169,7 @@ int CmdRun(const Globals& g, const std::vector<std::string>& args) {
     return Fail(g, s);
   }
   if (f.detach) return 0;
-  int code = WaitForeground(c->pid);
+  int code = container::WaitForeground(c->pid);
   if (!f.keep) {
     std::vector<std::string> w;
     absl::Status d = container::Delete(store, *id, /*force=*/true, &w);

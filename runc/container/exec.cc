@@ -62,21 +62,6 @@ absl::Status JoinNamespacesOf(pid_t pid, int mask) {
   return absl::OkStatus();
 }
 
-int WaitForeground(pid_t pid) {
-  sigset_t all;
-  sigfillset(&all);
-  sigprocmask(SIG_BLOCK, &all, nullptr);
-  while (true) {
-    int status;
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (r < 0 && errno != EINTR) return 255;
-    timespec ts = {0, 50 * 1000 * 1000};
-    siginfo_t info;
-    int sig = sigtimedwait(&all, &info, &ts);
-    if (sig > 0 && sig != SIGCHLD) kill(pid, sig);
-  }
-}
 
 }  // namespace
 

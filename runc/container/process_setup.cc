@@ -8,6 +8,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -190,6 +192,31 @@ absl::StatusOr<std::string> LookPath(const std::string& file,
   if (!absl::IsNotFound(last)) return last;
   return absl::NotFoundError(
       absl::StrCat("exec: \"", file, "\": executable file not found in $PATH"));
+}
+
+int WaitForeground(pid_t pid) {
+  sigset_t all;
+  sigfillset(&all);
+  sigset_t old;
+  sigprocmask(SIG_BLOCK, &all, &old);
+  int code = 255;
+  while (true) {
+    int status;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+    if (r < 0 && errno != EINTR) break;
+    // SIGCHLD is blocked too, so its arrival ends the wait at once; the timeout only bounds a
+    // lost wake-up.
+    timespec ts = {0, 50 * 1000 * 1000};
+    siginfo_t info;
+    int sig = sigtimedwait(&all, &info, &ts);
+    if (sig > 0 && sig != SIGCHLD) kill(pid, sig);
+  }
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  return code;
 }
 
 }  // namespace berth::runc::container

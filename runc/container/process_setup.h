@@ -4,6 +4,8 @@
 // process that will execve the user's program.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -33,5 +35,10 @@ absl::Status SetNoNewPrivileges();
 // inside the current root. NotFound: `exec: "foo": executable file not found in $PATH`;
 // FailedPrecondition when the file exists but is not executable.
 absl::StatusOr<std::string> LookPath(const std::string& file, const std::vector<std::string>& env);
+
+// Waits for `pid` (our child: the init of a foreground `run`, or a foreground `exec`), passing
+// on every signal we receive to it, as a terminal or supervisor expects; returns its exit code
+// the way a shell reports it (128 + signal when killed).
+int WaitForeground(pid_t pid);
 
 }  // namespace berth::runc::container
