@@ -19,30 +19,6 @@ namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
 
-// The names in the directory open as `fd` (which stays open), without "." and "..". All are
-// read before the caller acts on any: what readdir returns after an unlink in the same
-// directory is unspecified.
-absl::StatusOr<std::vector<std::string>> ReadDirAt(int fd) {
-  const int list_fd = dup(fd);  // closedir closes the fd it was given
-  if (list_fd < 0) return absl::ErrnoToStatus(errno, "dup");
-  DIR* d = fdopendir(list_fd);
-  if (d == nullptr) {
-    const int err = errno;
-    close(list_fd);
-    return absl::ErrnoToStatus(err, "fdopendir");
-  }
-  std::vector<std::string> names;
-  errno = 0;
-  while (struct dirent* e = readdir(d)) {
-    const absl::string_view name = e->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-    errno = 0;
-  }
-  const int err = errno;
-  closedir(d);
-  if (err != 0) return absl::ErrnoToStatus(err, "readdir");
-  return names;
-}
 
 // Walks and removes a tree by directory fd. Keeps the first error and goes on, so one
 // undeletable entry does not leave the rest of a container's files behind.
@@ -71,7 +47,7 @@ class TreeRemover {
 
   // Removes everything inside the directory open as `fd`, whose path is `path`.
   void RemoveContents(int fd, const std::string& path) {
-    absl::StatusOr<std::vector<std::string>> names = ReadDirAt(fd);
+    absl::StatusOr<std::vector<std::string>> names = ListDirAt(fd);
     if (!names.ok()) {
       Fail(Annotate(names.status(), absl::StrCat("remove ", top_, ": list ", path)));
       return;
@@ -158,11 +134,35 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
+absl::StatusOr<std::vector<std::string>> ListDirAt(int dir_fd) {
+  // A fresh open file description: a dup would share (and move) the caller's directory offset.
+  const int list_fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (list_fd < 0) return absl::ErrnoToStatus(errno, "open directory for listing");
+  DIR* d = fdopendir(list_fd);
+  if (d == nullptr) {
+    const int err = errno;
+    close(list_fd);
+    return absl::ErrnoToStatus(err, "fdopendir");
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* e = readdir(d)) {
+    const absl::string_view name = e->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+    errno = 0;
+  }
+  const int err = errno;
+  closedir(d);
+  if (err != 0) return absl::ErrnoToStatus(err, "readdir");
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("list ", path));
   absl::Cleanup close_fd = [fd] { close(fd); };
-  BERTH_ASSIGN_OR_RETURN(std::vector<std::string> names, ReadDirAt(fd),
+  BERTH_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDirAt(fd),
                          absl::StrCat("list ", path));
   std::sort(names.begin(), names.end());
   return names;

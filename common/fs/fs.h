@@ -19,6 +19,11 @@ namespace berth::fs {
 // NotFound if missing; FailedPrecondition for a directory; other errno-derived codes.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+// The names in the directory open as `dir_fd` (which stays open and whose offset is not
+// moved), without "." and "..", sorted. All are read before the caller acts on any: what
+// readdir returns after an unlink in the same directory is unspecified.
+absl::StatusOr<std::vector<std::string>> ListDirAt(int dir_fd);
+
 // The names in directory `path`, sorted, without "." and "..": what a daemon scans to rebuild
 // its state (skipping in-flight writes with IsAtomicTempFileName). NotFound if missing,
 // FailedPrecondition if not a directory.

@@ -67,11 +67,6 @@ absl::StatusOr<UniqueFd> WalkBeneath(int root_fd, absl::string_view rel) {
 
 }  // namespace
 
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) close(fd_);
-  fd_ = fd;
-}
-
 absl::Status PathError(int err, absl::string_view op, absl::string_view path) {
   return absl::ErrnoToStatus(err, absl::StrCat(op, " ", path.empty() ? "." : path));
 }
@@ -150,29 +145,6 @@ absl::Status StatAt(int dir_fd, const std::string& name, struct stat* st, bool* 
   return PathError(errno, "lstat", name);
 }
 
-absl::StatusOr<std::vector<std::string>> ListDirAt(int dir_fd) {
-  // A fresh open file description: a dup would share (and move) the caller's directory offset.
-  const int list_fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (list_fd < 0) return absl::ErrnoToStatus(errno, "open directory for listing");
-  DIR* d = fdopendir(list_fd);
-  if (d == nullptr) {
-    const int err = errno;
-    close(list_fd);
-    return absl::ErrnoToStatus(err, "fdopendir");
-  }
-  std::vector<std::string> names;
-  errno = 0;
-  while (struct dirent* e = readdir(d)) {
-    const absl::string_view name = e->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-    errno = 0;
-  }
-  const int err = errno;
-  closedir(d);
-  if (err != 0) return absl::ErrnoToStatus(err, "readdir");
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 absl::Status RemoveAllAt(int dir_fd, const std::string& name) {
   if (unlinkat(dir_fd, name.c_str(), 0) == 0 || errno == ENOENT) return absl::OkStatus();

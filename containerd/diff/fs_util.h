@@ -5,6 +5,9 @@
 // //containerd/diff.
 #pragma once
 
+#include "common/fs/fs.h"
+#include "common/fs/unique_fd.h"
+
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -18,32 +21,7 @@
 
 namespace berth::containerd::diff::internal {
 
-// An owned file descriptor, closed when the object dies. Move-only.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    reset(other.release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
+using ::berth::fs::UniqueFd;
 
 // Splits a tar entry name into clean components relative to the layer root: leading '/' and
 // "./" are dropped (an absolute name is taken as relative to the root, as tar -P archives and
@@ -80,9 +58,7 @@ absl::StatusOr<UniqueFd> OpenChildDir(int dir_fd, const std::string& name);
 // says whether it was found.
 absl::Status StatAt(int dir_fd, const std::string& name, struct stat* st, bool* exists);
 
-// The entry names of the directory open as `dir_fd` (which is not consumed or moved), sorted
-// bytewise, without "." and "..".
-absl::StatusOr<std::vector<std::string>> ListDirAt(int dir_fd);
+using ::berth::fs::ListDirAt;
 
 // Removes `name` in `dir_fd` and, if it is a directory, everything below it. Never follows a
 // symlink and never descends into a directory on another device or that is a mount root: such a

@@ -95,11 +95,6 @@ std::string Unescape(absl::string_view s) {
 
 }  // namespace
 
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) close(fd_);
-  fd_ = fd;
-}
-
 std::string CleanPath(absl::string_view path) {
   std::vector<absl::string_view> out;
   for (absl::string_view c : absl::StrSplit(path, '/', absl::SkipEmpty())) {

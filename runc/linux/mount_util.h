@@ -4,6 +4,8 @@
 // keep. Internal to //runc/linux.
 #pragma once
 
+#include "common/fs/unique_fd.h"
+
 #include <sys/mount.h>
 #include <sys/types.h>
 
@@ -16,32 +18,7 @@
 
 namespace berth::runc::linux {
 
-// An owned file descriptor, closed when the object dies. Move-only.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    reset(other.release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
+using ::berth::fs::UniqueFd;
 
 // Cleans a path lexically into an absolute one: collapses "//", drops "." and a trailing '/',
 // applies ".." to the component before it and clamps at "/" ("/../a" -> "/a"). A relative
