@@ -1,0 +1,412 @@
+// berth-shim: one per container, started by berth-containerd through the
+// handshake in proto/berth/shim/task/v1/bootstrap.proto. Subcommands:
+//   start   validate, find a live shim or daemonize one (re-exec as `serve`),
+//   print
+//           BootstrapParams;
+//   serve   (internal) the daemon: child subreaper, berth.shim.task.v1.Task on
+//   its socket, until
+//           Shutdown or SIGTERM;
+//   delete  clean up after a dead shim and print CleanupResult.
+//
+// Deviation from bootstrap.proto step 2/3, for now: `serve` binds the socket
+// itself (by path, mode 0600) instead of inheriting a listening fd 3, and
+// `start` waits (up to --start_timeout) until the socket answers gRPC health
+// before it writes bootstrap.json.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "berth/shim/task/v1/bootstrap.pb.h"
+#include "common/fs/fs.h"
+#include "common/grpc/probe.h"
+#include "common/grpc/server.h"
+#include "common/init/init.h"
+#include "common/proc/proc.h"
+#include "common/status/status_macros.h"
+#include "glog/logging.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+#include "shim/process/exit_record.h"
+#include "shim/process/reaper.h"
+#include "shim/process/runtime.h"
+#include "shim/task/bootstrap.h"
+#include "shim/task/task_service.h"
+
+ABSL_FLAG(std::string, namespace, "",
+          "berth-containerd namespace of the container");
+ABSL_FLAG(std::string, id, "", "container id");
+ABSL_FLAG(std::string, bundle, "",
+          "absolute OCI bundle directory (holds config.json)");
+ABSL_FLAG(std::string, state_dir, "",
+          "berth-containerd's --state; the socket goes under it");
+ABSL_FLAG(std::string, address, "", "berth-containerd's gRPC address (events)");
+ABSL_FLAG(std::string, runtime, "berth-runc",
+          "OCI runtime binary, absolute or in PATH");
+ABSL_FLAG(std::string, runtime_root, "",
+          "the runtime's --root; default /run/berth-runc/<ns>");
+ABSL_FLAG(bool, systemd_cgroup, false, "pass --systemd-cgroup to the runtime");
+ABSL_FLAG(std::string, shim_cgroup, "",
+          "cgroup v2 path the daemon moves itself into");
+ABSL_FLAG(absl::Duration, start_timeout, absl::Seconds(10),
+          "how long `start` waits for the daemon to serve");
+
+namespace {
+
+namespace task = berth::shim::task;
+namespace process = berth::shim::process;
+using ::google::protobuf::util::TimeUtil;
+
+struct Common {
+  std::string ns, id, bundle, state_dir, socket_path;
+};
+
+absl::StatusOr<Common> ValidateFlags(bool need_address) {
+  Common c;
+  c.ns = absl::GetFlag(FLAGS_namespace);
+  c.id = absl::GetFlag(FLAGS_id);
+  c.bundle = absl::GetFlag(FLAGS_bundle);
+  c.state_dir = absl::GetFlag(FLAGS_state_dir);
+  if (c.ns.empty())
+    return absl::InvalidArgumentError("--namespace is required");
+  if (c.id.empty())
+    return absl::InvalidArgumentError("--id is required");
+  if (c.bundle.empty() || c.bundle[0] != '/') {
+    return absl::InvalidArgumentError("--bundle must be an absolute directory");
+  }
+  if (need_address && absl::GetFlag(FLAGS_address).empty()) {
+    return absl::InvalidArgumentError("--address is required");
+  }
+  struct stat st;
+  if (::stat((c.bundle + "/config.json").c_str(), &st) != 0) {
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("bundle ", c.bundle, ": config.json"));
+  }
+  BERTH_ASSIGN_OR_RETURN(c.socket_path,
+                         task::ShimSocketPath(c.state_dir, c.ns, c.id));
+  return c;
+}
+
+absl::StatusOr<process::Runtime>
+MakeRuntime(const Common &c, std::function<absl::StatusOr<int>(pid_t)> wait) {
+  process::RuntimeOptions o;
+  o.binary = absl::GetFlag(FLAGS_runtime);
+  o.root = absl::GetFlag(FLAGS_runtime_root);
+  if (o.root.empty())
+    o.root = "/run/berth-runc/" + c.ns;
+  o.log_path = c.bundle + "/log.json";
+  o.systemd_cgroup = absl::GetFlag(FLAGS_systemd_cgroup);
+  o.wait = std::move(wait);
+  return process::Runtime::Create(std::move(o));
+}
+
+std::string Tail(const std::string &path) {
+  absl::StatusOr<std::string> text = berth::fs::ReadFile(path);
+  if (!text.ok())
+    return "";
+  std::string s = *text;
+  if (s.size() > 400)
+    s = s.substr(s.size() - 400);
+  while (!s.empty() && s.back() == '\n')
+    s.pop_back();
+  return s;
+}
+
+// ---- start ----
+
+absl::Status RunStart(int argc, char **argv) {
+  BERTH_ASSIGN_OR_RETURN(Common c, ValidateFlags(/*need_address=*/true));
+  // 1. A retried start finds the shim that is already running.
+  absl::StatusOr<task::BootstrapParams> existing =
+      task::ReadBootstrapFile(c.bundle);
+  if (existing.ok()) {
+    absl::StatusOr<bool> alive = task::ShimIsAlive(*existing);
+    if (alive.ok() && *alive) {
+      std::cout << task::BootstrapParamsToJson(*existing) << "\n" << std::flush;
+      return absl::OkStatus();
+    }
+  }
+
+  const std::string log_path = c.bundle + "/shim.log";
+  int log_fd =
+      ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0)
+    return absl::ErrnoToStatus(errno, "open " + log_path);
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0)
+    return absl::ErrnoToStatus(errno, "open /dev/null");
+
+  // argv with `start` replaced by `serve`, prepared before fork (the child only
+  // execs).
+  std::vector<std::string> args;
+  bool replaced = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (!replaced && i > 0 && a == "start") {
+      a = "serve";
+      replaced = true;
+    }
+    args.push_back(a);
+  }
+  std::vector<char *> cargs;
+  for (auto &a : args)
+    cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  const std::string self = "/proc/self/exe";
+
+  const pid_t pid = ::fork();
+  if (pid < 0)
+    return absl::ErrnoToStatus(errno, "fork");
+  if (pid == 0) {
+    ::setsid();
+    if (::dup2(null_fd, 0) < 0 || ::dup2(null_fd, 1) < 0 ||
+        ::dup2(log_fd, 2) < 0)
+      _exit(127);
+    if (::chdir(c.bundle.c_str()) != 0)
+      _exit(127);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(self.c_str(), cargs.data());
+    _exit(127);
+  }
+  ::close(log_fd);
+  ::close(null_fd);
+
+  auto fail = [&](absl::Status s) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    ::unlink(c.socket_path.c_str());
+    return s;
+  };
+
+  // 2. Wait until the daemon serves (or dies).
+  BERTH_ASSIGN_OR_RETURN(auto channel,
+                         berth::grpc_util::DialUnix("unix://" + c.socket_path));
+  const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_start_timeout);
+  for (;;) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return absl::InternalError(absl::StrCat("shim daemon exited with status ",
+                                              status, ": ", Tail(log_path)));
+    }
+    struct stat st;
+    if (::stat(c.socket_path.c_str(), &st) == 0) {
+      absl::StatusOr<berth::grpc_util::ServingStatus> health =
+          berth::grpc_util::CheckHealth(channel, "", absl::Milliseconds(500));
+      if (health.ok() && *health == berth::grpc_util::ServingStatus::kServing)
+        break;
+    }
+    if (absl::Now() > deadline) {
+      return fail(absl::DeadlineExceededError(
+          absl::StrCat("shim daemon did not serve in time: ", Tail(log_path))));
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+
+  // 3. Name it durably and tell the caller.
+  task::BootstrapParams params;
+  params.set_version(task::kBootstrapVersion);
+  params.set_protocol("grpc");
+  params.set_address("unix://" + c.socket_path);
+  params.set_shim_pid(static_cast<uint32_t>(pid));
+  absl::StatusOr<uint64_t> start_time = berth::proc::ProcessStartTime(pid);
+  if (!start_time.ok())
+    return fail(start_time.status());
+  params.set_shim_start_time(*start_time);
+  absl::Status s = task::WriteBootstrapFile(c.bundle, params);
+  if (!s.ok())
+    return fail(s);
+  std::cout << task::BootstrapParamsToJson(params) << "\n" << std::flush;
+  return absl::OkStatus();
+}
+
+// ---- serve ----
+
+absl::Status JoinCgroup(const std::string &cgroup) {
+  if (cgroup.empty())
+    return absl::OkStatus();
+  const std::string dir =
+      "/sys/fs/cgroup" + (cgroup[0] == '/' ? cgroup : "/" + cgroup);
+  BERTH_RETURN_IF_ERROR(berth::fs::MakeDirs(dir, 0755), "shim cgroup");
+  int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return absl::ErrnoToStatus(errno, "open " + dir + "/cgroup.procs");
+  const std::string pid = std::to_string(::getpid());
+  const bool ok =
+      ::write(fd, pid.data(), pid.size()) == static_cast<ssize_t>(pid.size());
+  const int err = errno;
+  ::close(fd);
+  if (!ok)
+    return absl::ErrnoToStatus(err, "join " + dir);
+  return absl::OkStatus();
+}
+
+absl::Status RunServe() {
+  BERTH_ASSIGN_OR_RETURN(Common c, ValidateFlags(/*need_address=*/false));
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    return absl::ErrnoToStatus(errno, "subreaper");
+  if (absl::Status s = JoinCgroup(absl::GetFlag(FLAGS_shim_cgroup)); !s.ok()) {
+    LOG(WARNING) << "shim cgroup not joined error=\"" << s.message() << "\"";
+  }
+
+  std::atomic<task::TaskService *> service_ptr{nullptr};
+  process::Reaper reaper([&](pid_t pid, int status, absl::Time when) {
+    if (task::TaskService *s = service_ptr.load())
+      s->OnExit(pid, status, when);
+  });
+  BERTH_ASSIGN_OR_RETURN(
+      process::Runtime runtime,
+      MakeRuntime(c, [&](pid_t pid) { return reaper.Wait(pid); }), "runtime");
+
+  task::TaskServiceOptions options;
+  options.id = c.id;
+  options.ns = c.ns;
+  options.bundle = c.bundle;
+  options.runtime = &runtime;
+  options.reaper = &reaper;
+  // Shutdown answers first; SIGTERM to ourselves then takes the same path as a
+  // real SIGTERM.
+  options.on_shutdown = [] { ::kill(::getpid(), SIGTERM); };
+  task::TaskService service(std::move(options));
+  service_ptr.store(&service);
+
+  berth::grpc_util::UnixServerOptions server_options;
+  server_options.address = "unix://" + c.socket_path;
+  server_options.socket_mode = 0600;
+  server_options.socket_group = "";
+  BERTH_ASSIGN_OR_RETURN(
+      std::unique_ptr<berth::grpc_util::UnixGrpcServer> server,
+      berth::grpc_util::UnixGrpcServer::Start(server_options, {&service}),
+      "serve");
+  LOG(INFO) << "shim serving id=" << c.id << " ns=" << c.ns
+            << " socket=" << c.socket_path << " pid=" << ::getpid();
+  berth::WaitForTerminationSignal();
+  service.CancelWaiters();
+  server->Shutdown();
+  service_ptr.store(nullptr);
+  reaper.Stop();
+  return absl::OkStatus();
+}
+
+// ---- delete ----
+
+absl::Status RunDelete() {
+  BERTH_ASSIGN_OR_RETURN(Common c, ValidateFlags(/*need_address=*/false));
+  absl::StatusOr<task::BootstrapParams> boot =
+      task::ReadBootstrapFile(c.bundle);
+  if (boot.ok()) {
+    berth::proc::ProcessIdentity shim;
+    shim.pid = static_cast<pid_t>(boot->shim_pid());
+    shim.start_time = boot->shim_start_time();
+    absl::StatusOr<bool> alive = shim.IsAlive();
+    if (alive.ok() && *alive) {
+      ::kill(shim.pid, SIGKILL);
+      const absl::Time deadline = absl::Now() + absl::Seconds(5);
+      while (absl::Now() < deadline) {
+        alive = shim.IsAlive();
+        if (!alive.ok() || !*alive)
+          break;
+        absl::SleepFor(absl::Milliseconds(10));
+      }
+    }
+  }
+  BERTH_ASSIGN_OR_RETURN(process::Runtime runtime, MakeRuntime(c, nullptr),
+                         "runtime");
+  absl::Status s = runtime.Delete(c.id, /*force=*/true);
+  if (!s.ok() && s.code() != absl::StatusCode::kNotFound)
+    return s;
+  const std::string rootfs = c.bundle + "/rootfs";
+  if (::umount2(rootfs.c_str(), MNT_DETACH) != 0 && errno != EINVAL &&
+      errno != ENOENT) {
+    return absl::ErrnoToStatus(errno, "unmount " + rootfs);
+  }
+  if (::unlink(c.socket_path.c_str()) != 0 && errno != ENOENT) {
+    return absl::ErrnoToStatus(errno, "remove " + c.socket_path);
+  }
+
+  berth::shim::task::v1::CleanupResult result;
+  absl::StatusOr<process::ExitRecord> exit =
+      process::ReadExitRecord(c.bundle + "/exit.json");
+  if (exit.ok()) {
+    result.set_pid(exit->pid());
+    result.set_exit_status(exit->exit_status());
+    *result.mutable_exited_at() = exit->exited_at();
+  } else if (exit.status().code() == absl::StatusCode::kNotFound) {
+    absl::StatusOr<pid_t> pid = process::ReadPidFile(c.bundle + "/init.pid");
+    result.set_pid(pid.ok() ? static_cast<uint32_t>(*pid) : 0);
+    result.set_exit_status(255);
+    *result.mutable_exited_at() =
+        TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  } else {
+    return exit.status();
+  }
+  google::protobuf::util::JsonPrintOptions print;
+  print.always_print_primitive_fields = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(result, &json, print).ok()) {
+    return absl::InternalError("encode CleanupResult");
+  }
+  std::cout << json << "\n" << std::flush;
+  return absl::OkStatus();
+}
+
+constexpr char kUsage[] =
+    "berth-shim: the per-container shim of berth-containerd.\n"
+    "Usage: berth-shim start|delete --namespace=NS --id=ID --bundle=DIR "
+    "--state_dir=DIR "
+    "[--address=unix://PATH] [--runtime=BIN] [--runtime_root=DIR]";
+
+} // namespace
+
+int main(int argc, char **argv) {
+  // The daemon blocks SIGCHLD (for the reaper) and the termination signals
+  // before any thread.
+  bool serve = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "serve") == 0)
+      serve = true;
+  }
+  if (serve)
+    process::BlockSigchld();
+  berth::InitOptions init;
+  init.daemon = serve;
+  std::vector<char *> positional = berth::InitProcess(argc, argv, kUsage, init);
+  if (positional.size() != 2) {
+    std::cerr << kUsage << "\n";
+    return 2;
+  }
+  const std::string command = positional[1];
+  absl::Status s;
+  if (command == "start") {
+    s = RunStart(argc, argv);
+  } else if (command == "serve") {
+    s = RunServe();
+  } else if (command == "delete") {
+    s = RunDelete();
+  } else {
+    std::cerr << "berth-shim: unknown command " << command << "\n"
+              << kUsage << "\n";
+    return 2;
+  }
+  if (!s.ok()) {
+    std::cerr << "berth-shim " << command << ": " << s.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
