@@ -29,6 +29,7 @@
 #include "runc/linux/rootfs.h"
 #include "runc/seccomp/bpf_cache.h"
 #include "runc/seccomp/seccomp.h"
+#include "runc/spec/names.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -42,46 +43,19 @@ namespace {
 
 using spec::NamespaceType;
 
-int CloneFlag(NamespaceType t) {
-  switch (t) {
-    case NamespaceType::kPid: return CLONE_NEWPID;
-    case NamespaceType::kNetwork: return CLONE_NEWNET;
-    case NamespaceType::kMount: return CLONE_NEWNS;
-    case NamespaceType::kIpc: return CLONE_NEWIPC;
-    case NamespaceType::kUts: return CLONE_NEWUTS;
-    case NamespaceType::kUser: return CLONE_NEWUSER;
-    case NamespaceType::kCgroup: return CLONE_NEWCGROUP;
-    case NamespaceType::kTime: return CLONE_NEWTIME;
-  }
-  return 0;
-}
-
-const char* NamespaceName(NamespaceType t) {
-  switch (t) {
-    case NamespaceType::kPid: return "pid";
-    case NamespaceType::kNetwork: return "network";
-    case NamespaceType::kMount: return "mount";
-    case NamespaceType::kIpc: return "ipc";
-    case NamespaceType::kUts: return "uts";
-    case NamespaceType::kUser: return "user";
-    case NamespaceType::kCgroup: return "cgroup";
-    case NamespaceType::kTime: return "time";
-  }
-  return "?";
-}
 
 absl::Status JoinNamespace(const spec::Namespace& ns) {
   int fd = open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return absl::ErrnoToStatus(
-        errno, absl::StrCat("linux.namespaces (", NamespaceName(ns.type), "): open ", ns.path));
+        errno, absl::StrCat("linux.namespaces (", spec::NamespaceTypeName(ns.type), "): open ", ns.path));
   }
-  int rc = setns(fd, CloneFlag(ns.type));
+  int rc = setns(fd, spec::NamespaceCloneFlag(ns.type));
   int err = errno;
   close(fd);
   if (rc != 0) {
     return absl::ErrnoToStatus(
-        err, absl::StrCat("linux.namespaces (", NamespaceName(ns.type), "): setns ", ns.path));
+        err, absl::StrCat("linux.namespaces (", spec::NamespaceTypeName(ns.type), "): setns ", ns.path));
   }
   return absl::OkStatus();
 }
@@ -403,7 +377,7 @@ absl::StatusOr<Created> CreateContainer(state::Store& store, const spec::Spec& s
   unsigned long flags = SIGCHLD;
   for (const auto& ns : spec.linux.namespaces) {
     if (ns.path.empty() && ns.type != NamespaceType::kCgroup && ns.type != NamespaceType::kTime) {
-      flags |= CloneFlag(ns.type);
+      flags |= spec::NamespaceCloneFlag(ns.type);
     }
   }
   // fork-like clone: the child gets a copy of our memory, so it reads `spec` directly; no
