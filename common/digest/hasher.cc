@@ -113,15 +113,43 @@ absl::StatusOr<Digest> Hasher::Finish() {
   finished_ = true;
   if (!status_.ok()) return status_;
   if (ctx_ == nullptr) return absl::FailedPreconditionError("hasher was moved from");
+  return Finalize(ctx_.get());
+}
+
+absl::StatusOr<Digest> Hasher::Finalize(evp_md_ctx_st* ctx) const {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1) {
+  if (EVP_DigestFinal_ex(ctx, md, &len) != 1) {
     return OpenSslError(absl::StrCat("finish ", algorithm_));
   }
   std::string value = absl::StrCat(
       algorithm_, ":",
       absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), len)));
   return Digest(std::move(value), algorithm_.size());
+}
+
+absl::StatusOr<Digest> Hasher::Peek() const {
+  if (finished_) return absl::FailedPreconditionError("hasher already finished");
+  if (!status_.ok()) return status_;
+  if (ctx_ == nullptr) return absl::FailedPreconditionError("hasher was moved from");
+  // Finalizing consumes a context, so finalize a copy of the running state.
+  std::unique_ptr<evp_md_ctx_st, CtxDeleter> copy(EVP_MD_CTX_new());
+  if (copy == nullptr) return OpenSslError("EVP_MD_CTX_new");
+  if (EVP_MD_CTX_copy_ex(copy.get(), ctx_.get()) != 1) {
+    return OpenSslError(absl::StrCat("copy ", algorithm_));
+  }
+  return Finalize(copy.get());
+}
+
+absl::Status Hasher::Reset() {
+  if (ctx_ == nullptr) return absl::FailedPreconditionError("hasher was moved from");
+  size_ = 0;
+  finished_ = false;
+  status_ = absl::OkStatus();
+  if (EVP_DigestInit_ex(ctx_.get(), MdFor(algorithm_), nullptr) != 1) {
+    status_ = OpenSslError(absl::StrCat("init ", algorithm_));
+  }
+  return status_;
 }
 
 absl::StatusOr<Digest> Digest::FromBytes(absl::string_view data) {

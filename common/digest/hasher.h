@@ -43,6 +43,12 @@ class Hasher {
   // The digest of everything passed to Update(). One-shot: a second call returns
   // FailedPrecondition. Internal if OpenSSL failed at any point.
   absl::StatusOr<Digest> Finish();
+  // The digest of everything passed to Update() so far, without ending the stream (a copy of
+  // the running state is finalized): what a resumable upload reports after each chunk.
+  // FailedPrecondition after Finish(); Internal if OpenSSL failed.
+  absl::StatusOr<Digest> Peek() const;
+  // Back to the digest of nothing, as after Create(); also clears a Finish().
+  absl::Status Reset();
 
  protected:
   // `algorithm` must be one of SupportedAlgorithms() (checked by the callers above).
@@ -52,6 +58,8 @@ class Hasher {
   struct CtxDeleter {
     void operator()(evp_md_ctx_st* ctx) const;
   };
+  // Finalizes `ctx` (consuming it) into a Digest of this hasher's algorithm.
+  absl::StatusOr<Digest> Finalize(evp_md_ctx_st* ctx) const;
 
   absl::string_view algorithm_;  // points at one of the k* constants
   std::unique_ptr<evp_md_ctx_st, CtxDeleter> ctx_;

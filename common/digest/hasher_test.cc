@@ -202,5 +202,44 @@ TEST(DigestFileTest, ErrorsNameThePath) {
                        AllOf(HasSubstr(dir->Sub("f")), HasSubstr("unsupported"))));
 }
 
+
+std::string OneShot(absl::string_view alg, absl::string_view data) {
+  absl::StatusOr<Hasher> h = Hasher::Create(alg);
+  h->Update(data);
+  return h->Finish()->ToString();
+}
+
+TEST(HasherPeekTest, PeekDoesNotEndTheStream) {
+  for (absl::string_view alg : SupportedAlgorithms()) {
+    absl::StatusOr<Hasher> d = Hasher::Create(alg);
+    ASSERT_THAT(d, IsOk());
+    EXPECT_EQ(d->Peek()->ToString(), OneShot(alg, ""));
+    d->Update("ab");
+    EXPECT_EQ(d->Peek()->ToString(), OneShot(alg, "ab"));
+    EXPECT_EQ(d->Peek()->ToString(), OneShot(alg, "ab"));
+    d->Update("c");
+    EXPECT_EQ(d->Peek()->ToString(), OneShot(alg, "abc"));
+    EXPECT_EQ(d->size(), 3u);
+    ASSERT_THAT(d->Reset(), IsOk());
+    EXPECT_EQ(d->size(), 0u);
+    d->Update("xyz");
+    EXPECT_EQ(d->Peek()->ToString(), OneShot(alg, "xyz"));
+    EXPECT_EQ(d->Finish()->ToString(), OneShot(alg, "xyz"));
+    EXPECT_THAT(d->Peek(), StatusIs(absl::StatusCode::kFailedPrecondition));
+    ASSERT_THAT(d->Reset(), IsOk());
+    d->Update("again");
+    EXPECT_EQ(d->Finish()->ToString(), OneShot(alg, "again"));
+  }
+}
+
+TEST(HasherPeekTest, PeekSurvivesMove) {
+  absl::StatusOr<Hasher> d = Hasher::Create(kSha256);
+  ASSERT_THAT(d, IsOk());
+  d->Update("abc");
+  Hasher moved = *std::move(d);
+  moved.Update("def");
+  EXPECT_EQ(moved.Peek()->ToString(), OneShot(kSha256, "abcdef"));
+}
+
 }  // namespace
 }  // namespace berth::digest

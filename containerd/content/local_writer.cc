@@ -125,7 +125,7 @@ absl::Status LocalWriter::Init(int64_t total, const std::optional<digest::Digest
       return absl::InvalidArgumentError(
           absl::StrCat("total ", total_, " is less than the ", offset_, " bytes received"));
     }
-    BERTH_ASSIGN_OR_RETURN(Digester d,
+    BERTH_ASSIGN_OR_RETURN(digest::Hasher d,
                            HashData(expected_ ? expected_->algorithm() : digest::kSha256));
     digester_.emplace(std::move(d));
     if (total_ != old_total || expected_ != old_expected) {
@@ -140,8 +140,8 @@ absl::Status LocalWriter::Init(int64_t total, const std::optional<digest::Digest
   BERTH_RETURN_IF_ERROR(MergeExpectations(&total_, &expected_, total, expected));
   fd_ = open(data_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, kDataMode);
   if (fd_ < 0) return absl::ErrnoToStatus(errno, absl::StrCat("create ", data_path));
-  BERTH_ASSIGN_OR_RETURN(Digester d,
-                         Digester::Create(expected_ ? expected_->algorithm() : digest::kSha256));
+  BERTH_ASSIGN_OR_RETURN(digest::Hasher d,
+                         digest::Hasher::Create(expected_ ? expected_->algorithm() : digest::kSha256));
   digester_.emplace(std::move(d));
   offset_ = 0;
   started_at_ = updated_at_ = ctx_->now();
@@ -152,8 +152,8 @@ absl::Status LocalWriter::Init(int64_t total, const std::optional<digest::Digest
   return fs::WriteFileAtomically(Path(kRefFile), ref_, kDataMode);
 }
 
-absl::StatusOr<Digester> LocalWriter::HashData(absl::string_view algorithm) const {
-  BERTH_ASSIGN_OR_RETURN(Digester d, Digester::Create(algorithm));
+absl::StatusOr<digest::Hasher> LocalWriter::HashData(absl::string_view algorithm) const {
+  BERTH_ASSIGN_OR_RETURN(digest::Hasher d, digest::Hasher::Create(algorithm));
   std::unique_ptr<char[]> buf(new char[kChunk]);
   int64_t pos = 0;
   while (pos < offset_) {
@@ -225,9 +225,9 @@ absl::Status LocalWriter::SetExpected(int64_t total,
   }
   // Keep the running digest in the algorithm that Commit will check, so Digest() answers in
   // the client's terms and Commit need not re-read the data.
-  std::optional<Digester> rehashed;
+  std::optional<digest::Hasher> rehashed;
   if (new_expected && new_expected->algorithm() != digester_->algorithm()) {
-    BERTH_ASSIGN_OR_RETURN(Digester d, HashData(new_expected->algorithm()));
+    BERTH_ASSIGN_OR_RETURN(digest::Hasher d, HashData(new_expected->algorithm()));
     rehashed.emplace(std::move(d));
   }
   BERTH_RETURN_IF_ERROR(WriteExpectations(lock_.dir(), new_total, new_expected));
@@ -288,7 +288,7 @@ absl::StatusOr<BlobInfo> LocalWriter::Commit(int64_t size,
   if (want_digest && want_digest->algorithm() != digester_->algorithm()) {
     // A digest in another algorithm than the running one (given only now): hash the data
     // again without disturbing the running digest, which a failed commit must leave as is.
-    BERTH_ASSIGN_OR_RETURN(const Digester other, HashData(want_digest->algorithm()), what);
+    BERTH_ASSIGN_OR_RETURN(const digest::Hasher other, HashData(want_digest->algorithm()), what);
     peeked = other.Peek();
   } else {
     peeked = digester_->Peek();

@@ -14,7 +14,7 @@
 #include "absl/time/time.h"
 #include "common/digest/digest.h"
 #include "containerd/content/content_store.h"
-#include "containerd/content/digester.h"
+#include "common/digest/hasher.h"
 #include "containerd/content/ingest.h"
 
 namespace berth::containerd::content::internal {
@@ -72,7 +72,7 @@ class LocalWriter : public Writer {
   absl::Status Init(int64_t total, const std::optional<digest::Digest>& expected);
   // A running digest in `algorithm` over data[0, offset_), read back from the file in 1 MiB
   // chunks: how a resumed ingest gets its digest back, and how it changes algorithm.
-  absl::StatusOr<Digester> HashData(absl::string_view algorithm) const;
+  absl::StatusOr<digest::Hasher> HashData(absl::string_view algorithm) const;
   // Ends this writer after its data became a blob (or was found to be one already): removes
   // the ingest and releases the ref.
   void FinishCommitted();
@@ -82,7 +82,7 @@ class LocalWriter : public Writer {
   std::string ref_;
   State state_ = State::kOpen;
   int fd_ = -1;  // the data file, O_RDWR
-  std::optional<Digester> digester_;
+  std::optional<digest::Hasher> digester_;
   int64_t offset_ = 0;
   int64_t total_ = 0;
   std::optional<digest::Digest> expected_;
