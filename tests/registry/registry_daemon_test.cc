@@ -18,6 +18,7 @@
 #include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/daemon_harness.h"
 
 namespace berth {
 namespace {
@@ -31,14 +32,6 @@ using ::berth::testing::WaitFor;
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(10);
-
-// The value after `key` ("registry listening address=") in the log, up to the line's end.
-std::string LogValue(const std::string& log, const std::string& key) {
-  const size_t at = log.find(key);
-  if (at == std::string::npos) return "";
-  const size_t start = at + key.size();
-  return log.substr(start, log.find_first_of(" \n", start) - start);
-}
 
 class RegistryDaemonTest : public ::testing::Test {
  protected:
@@ -77,16 +70,12 @@ class RegistryDaemonTest : public ::testing::Test {
 TEST_F(RegistryDaemonTest, ServesApiAndMetricsThenStopsOnSigterm) {
   auto child = StartRegistry(DefaultFlags());
   ASSERT_THAT(child, IsOk());
-  std::string api, metrics;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        const std::string log = Log();
-        api = LogValue(log, "registry listening address=");
-        metrics = LogValue(log, "metrics listening address=");
-        return !api.empty() && !metrics.empty();
-      },
-      kStartTimeout))
-      << Log();
+  auto api_or = berth::tests::WaitForLogValue(log_, "registry listening address", kStartTimeout);
+  ASSERT_THAT(api_or, IsOk());
+  auto metrics_or =
+      berth::tests::WaitForLogValue(log_, "metrics listening address", kStartTimeout);
+  ASSERT_THAT(metrics_or, IsOk());
+  const std::string api = *api_or, metrics = *metrics_or;
 
   auto base = HttpGet(api, "/v2/");
   ASSERT_THAT(base, IsOk());
