@@ -5,9 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "containerd/ctr/client.h"
+#include "common/containerd/client.h"
 
 namespace berth::containerd::ctr {
+
+using Client = ::berth::containerd_client::Client;
 
 // `run [OPTIONS] ID [COMMAND [ARG...]]`: container record + task, attached unless -d.
 int RunCommand(Client& client, const std::vector<std::string>& args);

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "common/cli/flags.h"
-#include "containerd/ctr/client.h"
 #include "containerd/ctr/commands.h"
 
 namespace {
@@ -45,7 +44,7 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return help ? 0 : 1;
   }
-  auto client = ctr::Client::Dial(address, ns);
+  auto client = berth::containerd_client::Client::Dial(address, ns);
   if (!client.ok()) return ctr::Fail("connect", client.status());
   const std::string cmd = (*rest)[0];
   std::vector<std::string> sub(rest->begin() + 1, rest->end());

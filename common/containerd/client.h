@@ -1,4 +1,4 @@
-// Connection to berth-containerd for berth-ctr: one channel, stubs of every service, and
+// A client of berth-containerd for berthd and berth-ctr: one channel, stubs of every service, and
 // contexts that carry the namespace (gRPC metadata `berth-namespace`).
 #pragma once
 
@@ -19,7 +19,17 @@
 #include "berth/containerd/tasks/v1/tasks.grpc.pb.h"
 #include "berth/containerd/version/v1/version.grpc.pb.h"
 
-namespace berth::containerd::ctr {
+namespace berth::containerd_client {
+
+namespace containers = ::berth::containerd::containers;
+namespace content = ::berth::containerd::content;
+namespace diff = ::berth::containerd::diff;
+namespace events = ::berth::containerd::events;
+namespace images = ::berth::containerd::images;
+namespace leases = ::berth::containerd::leases;
+namespace snapshots = ::berth::containerd::snapshots;
+namespace tasks = ::berth::containerd::tasks;
+namespace version = ::berth::containerd::version;
 
 class Client {
  public:
@@ -63,4 +73,4 @@ class Client {
   std::unique_ptr<version::v1::Version::Stub> version_;
 };
 
-}  // namespace berth::containerd::ctr
+}  // namespace berth::containerd_client

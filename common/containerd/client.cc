@@ -1,10 +1,10 @@
-#include "containerd/ctr/client.h"
+#include "common/containerd/client.h"
 
 #include <chrono>
 
 #include "common/grpc/server.h"
 
-namespace berth::containerd::ctr {
+namespace berth::containerd_client {
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Dial(const std::string& address,
                                                      std::string ns) {
@@ -35,4 +35,4 @@ std::unique_ptr<::grpc::ClientContext> Client::Context(absl::Duration timeout) c
   return ctx;
 }
 
-}  // namespace berth::containerd::ctr
+}  // namespace berth::containerd_client
