@@ -42,6 +42,9 @@
 #include "glog/logging.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "common/mount/mount.h"
+#include "shim/events/forwarder.h"
+#include "shim/io/event_loop.h"
 #include "shim/process/exit_record.h"
 #include "shim/process/reaper.h"
 #include "shim/process/runtime.h"
@@ -274,12 +277,26 @@ absl::Status RunServe() {
       process::Runtime runtime,
       MakeRuntime(c, [&](pid_t pid) { return reaper.Wait(pid); }), "runtime");
 
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<berth::shim::io::EventLoop> loop,
+                         berth::shim::io::EventLoop::Create(), "event loop");
+  berth::shim::events::ForwarderOptions fo;
+  fo.address = absl::GetFlag(FLAGS_address);
+  fo.ns = c.ns;
+  std::unique_ptr<berth::shim::events::Forwarder> forwarder;
+  if (!fo.address.empty()) {
+    BERTH_ASSIGN_OR_RETURN(forwarder, berth::shim::events::Forwarder::Create(fo), "events");
+  } else {
+    LOG(WARNING) << "no --address: task events are not forwarded";
+  }
+
   task::TaskServiceOptions options;
   options.id = c.id;
   options.ns = c.ns;
   options.bundle = c.bundle;
   options.runtime = &runtime;
   options.reaper = &reaper;
+  options.loop = loop.get();
+  options.publisher = forwarder.get();
   // Shutdown answers first; SIGTERM to ourselves then takes the same path as a
   // real SIGTERM.
   options.on_shutdown = [] { ::kill(::getpid(), SIGTERM); };
@@ -300,6 +317,9 @@ absl::Status RunServe() {
   service.CancelWaiters();
   server->Shutdown();
   service_ptr.store(nullptr);
+  // Events of the last moments (a delete, an exit) get a short chance to reach
+  // berth-containerd; it recovers anything missed through State and Wait.
+  if (forwarder) forwarder->Stop(absl::Seconds(2));
   reaper.Stop();
   return absl::OkStatus();
 }
@@ -332,10 +352,10 @@ absl::Status RunDelete() {
   if (!s.ok() && s.code() != absl::StatusCode::kNotFound)
     return s;
   const std::string rootfs = c.bundle + "/rootfs";
-  if (::umount2(rootfs.c_str(), MNT_DETACH) != 0 && errno != EINVAL &&
-      errno != ENOENT) {
-    return absl::ErrnoToStatus(errno, "unmount " + rootfs);
-  }
+  // Everything at and below the rootfs (the container is dead, so nothing holds it but a
+  // lazy reference, which MNT_DETACH leaves to the kernel).
+  BERTH_RETURN_IF_ERROR(berth::mount_util::UnmountAll(rootfs, MNT_DETACH),
+                        "unmount rootfs");
   if (::unlink(c.socket_path.c_str()) != 0 && errno != ENOENT) {
     return absl::ErrnoToStatus(errno, "remove " + c.socket_path);
   }

@@ -23,7 +23,7 @@
 #include "common/fs/fs.h"
 #include "common/status/status_macros.h"
 #include "containerd/snapshots/disk_usage.h"
-#include "containerd/snapshots/mount.h"
+#include "common/mount/mount.h"
 #include "glog/logging.h"
 
 namespace berth::containerd::snapshots {
@@ -180,11 +180,11 @@ absl::Status OverlaySnapshotter::ProbeOverlayMount() {
                     {absl::StrCat("lowerdir=", dir, "/l1:", dir, "/l2"),
                      absl::StrCat("upperdir=", dir, "/u"), absl::StrCat("workdir=", dir, "/w")}};
   const std::string target = absl::StrCat(dir, "/m");
-  if (absl::Status s = MountAll({probe}, target); !s.ok()) {
+  if (absl::Status s = mount_util::MountAll({probe}, target); !s.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("overlayfs does not work on ", base_dir_, ": ", s.message()));
   }
-  return UnmountAll(target, MNT_DETACH);
+  return mount_util::UnmountAll(target, MNT_DETACH);
 }
 
 absl::Status OverlaySnapshotter::RestoreMissingDirs() {

@@ -10,7 +10,7 @@
 // <id> is the record's Snapshot::id (an SQLite AUTOINCREMENT key): never reused once a record is
 // committed, and kept by Commit, so committing moves no files.
 //
-// Mounts (all paths absolute; MountAll in mount.h shortens long lowerdir lists):
+// Mounts (all paths absolute; mount_util::MountAll (common/mount) shortens long lowerdir lists):
 //   active, no parent:     bind <id>/fs, rw
 //   active, parents:       overlay lowerdir=<parent fs>:<grandparent fs>:... (topmost first),
 //                                  upperdir=<id>/fs, workdir=<id>/work

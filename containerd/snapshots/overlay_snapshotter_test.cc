@@ -26,7 +26,7 @@
 #include "common/testing/temp_dir.h"
 #include "containerd/metadata/store.h"
 #include "containerd/snapshots/disk_usage.h"
-#include "containerd/snapshots/mount.h"
+#include "common/mount/mount.h"
 #include "containerd/snapshots/snapshotter_conformance.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -102,7 +102,7 @@ class OverlaySnapshotterTest : public ::testing::Test {
   void TearDown() override {
     if (!tmp_) return;
     EXPECT_THAT(MountPointsUnder(tmp_->path()), IsEmpty()) << "a test left a mount behind";
-    EXPECT_THAT(UnmountAll(tmp_->path(), MNT_DETACH), IsOk());
+    EXPECT_THAT(mount_util::UnmountAll(tmp_->path(), MNT_DETACH), IsOk());
     Close();
   }
 
@@ -226,10 +226,10 @@ TEST_F(OverlaySnapshotterTest, ChainOf128LayersMountsAndReadsTheBottomLayer) {
   ASSERT_THAT(m, IsOk());
   ASSERT_EQ(m->size(), 1u);
   // The point of the test: the absolute form does not fit in mount(2)'s one page.
-  EXPECT_GT(ParseMountOptions((*m)[0].options).data.size(), MountDataLimit());
+  EXPECT_GT(mount_util::ParseMountOptions((*m)[0].options).data.size(), mount_util::MountDataLimit());
 
   const std::string rootfs = NewDir("rootfs");
-  ASSERT_THAT(MountAll(*m, rootfs), IsOk());
+  ASSERT_THAT(mount_util::MountAll(*m, rootfs), IsOk());
   EXPECT_EQ(ReadTestFile(rootfs + "/bottom"), "the bottom layer");
   EXPECT_EQ(ReadTestFile(rootfs + "/file-0"), "content 0");
   EXPECT_EQ(ReadTestFile(rootfs + "/file-127"), "content 127");
@@ -237,7 +237,7 @@ TEST_F(OverlaySnapshotterTest, ChainOf128LayersMountsAndReadsTheBottomLayer) {
             "layer-127");  // the topmost layer wins
   EXPECT_TRUE(WriteTestFile(rootfs + "/written", "by the container"));
   EXPECT_EQ(unlink((rootfs + "/bottom").c_str()), 0);
-  EXPECT_THAT(UnmountAll(rootfs), IsOk());
+  EXPECT_THAT(mount_util::UnmountAll(rootfs), IsOk());
   EXPECT_EQ(ReadTestFile(Fs("container") + "/written"), "by the container");
   EXPECT_EQ(ReadTestFile(Fs("layer-0") + "/bottom"),
             "the bottom layer");  // lower untouched
@@ -246,10 +246,10 @@ TEST_F(OverlaySnapshotterTest, ChainOf128LayersMountsAndReadsTheBottomLayer) {
   absl::StatusOr<std::vector<Mount>> v = sn_->View("default", "view", parent);
   ASSERT_THAT(v, IsOk());
   const std::string vdir = NewDir("view");
-  ASSERT_THAT(MountAll(*v, vdir), IsOk());
+  ASSERT_THAT(mount_util::MountAll(*v, vdir), IsOk());
   EXPECT_EQ(ReadTestFile(vdir + "/bottom"), "the bottom layer");
   EXPECT_FALSE(WriteTestFile(vdir + "/x", "x"));
-  EXPECT_THAT(UnmountAll(vdir), IsOk());
+  EXPECT_THAT(mount_util::UnmountAll(vdir), IsOk());
 }
 
 TEST_F(OverlaySnapshotterTest, RemoveDeletesTheDirectoryAfterTheRecord) {
@@ -383,10 +383,10 @@ TEST_F(OverlaySnapshotterTest, CrashBetweenDirectoriesAndCommitLeavesOnlyAnOrpha
     absl::StatusOr<std::vector<Mount>> m = sn_->Mounts("default", "next");
     ASSERT_THAT(m, IsOk());
     const std::string rootfs = NewDir("rootfs");
-    ASSERT_THAT(MountAll(*m, rootfs), IsOk());
+    ASSERT_THAT(mount_util::MountAll(*m, rootfs), IsOk());
     EXPECT_EQ(ReadTestFile(rootfs + "/f"), "x");
     EXPECT_EQ(ReadTestFile(rootfs + "/stale"), std::nullopt);
-    EXPECT_THAT(UnmountAll(rootfs), IsOk());
+    EXPECT_THAT(mount_util::UnmountAll(rootfs), IsOk());
   }
 
   // Crash again, and this time let Cleanup find the orphan.
@@ -446,9 +446,9 @@ TEST_F(OverlaySnapshotterTest, RecordsThatLostTheirDirectoryAreRecoveredOrReport
     absl::StatusOr<std::vector<Mount>> m = sn_->Mounts("default", "lost-active");
     ASSERT_THAT(m, IsOk());
     const std::string rootfs = NewDir("rootfs");
-    ASSERT_THAT(MountAll(*m, rootfs), IsOk());
+    ASSERT_THAT(mount_util::MountAll(*m, rootfs), IsOk());
     EXPECT_EQ(ReadTestFile(rootfs + "/f"), "x");
-    EXPECT_THAT(UnmountAll(rootfs), IsOk());
+    EXPECT_THAT(mount_util::UnmountAll(rootfs), IsOk());
   }
 
   // A committed layer's data cannot be made up: building on it fails, and the failure (after the
@@ -467,7 +467,7 @@ TEST_F(OverlaySnapshotterTest, CreateRefusesASnapshotRootOnOverlayfs) {
   const std::string upper = NewDir("upper");
   const std::string work = NewDir("work");
   const std::string merged = NewDir("merged");
-  ASSERT_THAT(MountAll({{"overlay",
+  ASSERT_THAT(mount_util::MountAll({{"overlay",
                          "overlay",
                          "",
                          {"lowerdir=" + lower, "upperdir=" + upper, "workdir=" + work}}},
@@ -478,7 +478,7 @@ TEST_F(OverlaySnapshotterTest, CreateRefusesASnapshotRootOnOverlayfs) {
   EXPECT_THAT(OverlaySnapshotter::Create(store_.get(), options),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        ::testing::AllOf(HasSubstr("is on overlayfs"), HasSubstr("ext4"))));
-  EXPECT_THAT(UnmountAll(merged), IsOk());
+  EXPECT_THAT(mount_util::UnmountAll(merged), IsOk());
 }
 
 TEST_F(OverlaySnapshotterTest, CreateValidatesItsArguments) {

@@ -18,7 +18,7 @@
 #include "containerd/events/fake_publisher.h"
 #include "containerd/metadata/store.h"
 #include "containerd/server/service_test_util.h"
-#include "containerd/snapshots/mount.h"
+#include "common/mount/mount.h"
 #include "containerd/snapshots/overlay_snapshotter.h"
 #include "containerd/snapshots/snapshotter_conformance.h"
 #include "gmock/gmock.h"
@@ -84,7 +84,7 @@ class SnapshotsServiceTest : public ::testing::Test {
     if (env_ == nullptr) return;
     env_->StopServing();
     EXPECT_THAT(testing::MountPointsUnder(env_->dir().path()), IsEmpty()) << "a mount was left";
-    EXPECT_THAT(UnmountAll(env_->dir().path(), MNT_DETACH), IsOk());
+    EXPECT_THAT(mount_util::UnmountAll(env_->dir().path(), MNT_DETACH), IsOk());
   }
 
   bool CanMount() const { return MountNamespaceEnvironment::skip_reason().empty(); }
@@ -364,24 +364,24 @@ TEST_F(SnapshotsServiceTest, MountsWork) {
 
   auto a = Prepare("a");
   ASSERT_THAT(a, IsOk());
-  ASSERT_THAT(MountAll(FromProto(*a), dir), IsOk());
+  ASSERT_THAT(mount_util::MountAll(FromProto(*a), dir), IsOk());
   EXPECT_TRUE(testing::WriteTestFile(dir + "/base", "from l1"));
-  ASSERT_THAT(UnmountAll(dir), IsOk());
+  ASSERT_THAT(mount_util::UnmountAll(dir), IsOk());
   ASSERT_THAT(Commit("l1", "a"), IsOk());
 
   auto b = Prepare("b", "l1");
   ASSERT_THAT(b, IsOk());
-  ASSERT_THAT(MountAll(FromProto(*b), dir), IsOk());
+  ASSERT_THAT(mount_util::MountAll(FromProto(*b), dir), IsOk());
   EXPECT_EQ(testing::ReadTestFile(dir + "/base"), "from l1");
   EXPECT_TRUE(testing::WriteTestFile(dir + "/mine", "b"));
-  ASSERT_THAT(UnmountAll(dir), IsOk());
+  ASSERT_THAT(mount_util::UnmountAll(dir), IsOk());
 
   auto v = View("v", "l1");
   ASSERT_THAT(v, IsOk());
-  ASSERT_THAT(MountAll(FromProto(*v), dir), IsOk());
+  ASSERT_THAT(mount_util::MountAll(FromProto(*v), dir), IsOk());
   EXPECT_EQ(testing::ReadTestFile(dir + "/base"), "from l1");
   EXPECT_FALSE(testing::WriteTestFile(dir + "/nope", "x"));  // read-only
-  ASSERT_THAT(UnmountAll(dir), IsOk());
+  ASSERT_THAT(mount_util::UnmountAll(dir), IsOk());
 }
 
 }  // namespace

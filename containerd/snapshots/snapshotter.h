@@ -29,34 +29,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/mount/mount_spec.h"
 
 namespace berth::containerd::snapshots {
 
-// One mount(2) to make (berth.types.v1.Mount). Mount them with MountAll (mount.h), which also
-// handles option strings longer than the kernel's one-page limit.
-struct Mount {
-  // File system type: "overlay" or "bind".
-  std::string type;
-  // Source path; "overlay" for overlay mounts.
-  std::string source;
-  // Path relative to the directory the mounts are assembled at; empty: that directory itself.
-  std::string target;
-  // mount(8)-style options: flags ("ro", "rw", "rbind", "nosuid", ...) and file-system data
-  // ("lowerdir=/a:/b", "upperdir=...", "workdir=...").
-  std::vector<std::string> options;
-
-  friend bool operator==(const Mount& a, const Mount& b) {
-    return a.type == b.type && a.source == b.source && a.target == b.target &&
-           a.options == b.options;
-  }
-  friend std::ostream& operator<<(std::ostream& os, const Mount& m);
-};
-
-inline std::ostream& operator<<(std::ostream& os, const Mount& m) {
-  os << "{type=" << m.type << " source=" << m.source << " target=" << m.target << " options=[";
-  for (size_t i = 0; i < m.options.size(); ++i) os << (i ? "," : "") << m.options[i];
-  return os << "]}";
-}
+// One mount(2) to make (berth.types.v1.Mount). Mount them with mount_util::MountAll
+// (common/mount/mount.h), which also handles option strings longer than the kernel's one-page
+// limit. The type lives in common/ because berth-shim mounts the same lists.
+using Mount = ::berth::mount_util::Mount;
 
 // The state of a snapshot (snapshots.proto, Kind).
 enum class Kind { kView, kActive, kCommitted };

@@ -34,7 +34,7 @@
 #include "absl/strings/str_split.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
-#include "containerd/snapshots/mount.h"
+#include "common/mount/mount.h"
 #include "containerd/snapshots/snapshotter.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -110,7 +110,7 @@ class SnapshotterConformanceTest : public ::testing::TestWithParam<SnapshotterFa
   void TearDown() override {
     if (!tmp_) return;
     EXPECT_THAT(MountPointsUnder(tmp_->path()), ::testing::IsEmpty()) << "a mount was left";
-    EXPECT_TRUE(UnmountAll(tmp_->path(), MNT_DETACH).ok());
+    EXPECT_TRUE(mount_util::UnmountAll(tmp_->path(), MNT_DETACH).ok());
     sn_.reset();
   }
 
@@ -120,12 +120,12 @@ class SnapshotterConformanceTest : public ::testing::TestWithParam<SnapshotterFa
   std::string MountAt(const std::vector<Mount>& mounts, const std::string& name) {
     const std::string dir = tmp_->Sub(name);
     EXPECT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
-    absl::Status s = MountAll(mounts, dir);
+    absl::Status s = mount_util::MountAll(mounts, dir);
     EXPECT_TRUE(s.ok()) << s;
     return dir;
   }
   void Unmount(const std::string& dir) {
-    absl::Status s = UnmountAll(dir);
+    absl::Status s = mount_util::UnmountAll(dir);
     EXPECT_TRUE(s.ok()) << s;
   }
 

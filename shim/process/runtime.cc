@@ -298,4 +298,42 @@ absl::Status Runtime::Exec(const std::string& id, const ExecOptions& options) co
   return RunChecked("exec", id, args, &options.stdio, nullptr);
 }
 
+absl::StatusOr<std::vector<pid_t>> Runtime::Ps(const std::string& id) const {
+  std::string out;
+  BERTH_RETURN_IF_ERROR(RunChecked("ps", id, {"--format", "json"}, nullptr, &out));
+  json j = json::parse(out, nullptr, /*allow_exceptions=*/false);
+  // runc prints "null" for an empty list.
+  if (j.is_null() && absl::StripAsciiWhitespace(out) == "null") return std::vector<pid_t>{};
+  if (!j.is_array()) {
+    return absl::InternalError("runtime ps: not a JSON array of pids: " + LastLine(out));
+  }
+  std::vector<pid_t> pids;
+  for (const auto& v : j) {
+    if (!v.is_number_integer()) return absl::InternalError("runtime ps: pid is not a number");
+    pids.push_back(v.get<pid_t>());
+  }
+  return pids;
+}
+
+absl::Status Runtime::Pause(const std::string& id) const {
+  return RunChecked("pause", id, {}, nullptr, nullptr);
+}
+
+absl::Status Runtime::Resume(const std::string& id) const {
+  return RunChecked("resume", id, {}, nullptr, nullptr);
+}
+
+absl::Status Runtime::Update(const std::string& id, const std::string& resources_file) const {
+  return RunChecked("update", id, {"--resources", resources_file}, nullptr, nullptr);
+}
+
+absl::Status Runtime::Checkpoint(const std::string& id, const std::string& image_path,
+                                 const std::string& parent_path,
+                                 const std::vector<std::string>& args) const {
+  std::vector<std::string> all = {"--image-path", image_path};
+  if (!parent_path.empty()) all.insert(all.end(), {"--parent-path", parent_path});
+  all.insert(all.end(), args.begin(), args.end());
+  return RunChecked("checkpoint", id, all, nullptr, nullptr);
+}
+
 }  // namespace berth::shim::process

@@ -107,6 +107,17 @@ class Runtime {
   absl::Status Delete(const std::string& id, bool force) const;
   // `exec --process <file> [--detach] --pid-file <file> [--console-socket ..] <id>`.
   absl::Status Exec(const std::string& id, const ExecOptions& options) const;
+  // `ps --format json <id>`: the pids of every process in the container.
+  absl::StatusOr<std::vector<pid_t>> Ps(const std::string& id) const;
+  // `pause <id>` / `resume <id>`.
+  absl::Status Pause(const std::string& id) const;
+  absl::Status Resume(const std::string& id) const;
+  // `update --resources <file> <id>`; the file holds an OCI `linux.resources` object.
+  absl::Status Update(const std::string& id, const std::string& resources_file) const;
+  // `checkpoint --image-path <dir> [--parent-path ..] [args...] <id>`.
+  absl::Status Checkpoint(const std::string& id, const std::string& image_path,
+                          const std::string& parent_path,
+                          const std::vector<std::string>& args) const;
 
   const std::string& binary() const { return binary_path_; }
 

@@ -26,116 +26,23 @@
 #include "common/testing/temp_dir.h"
 #include "shim/process/exit_record.h"
 #include "shim/task/bootstrap.h"
+#include "tests/shim/shim_fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace berth::shim {
 namespace {
 
-namespace v1 = ::berth::shim::task::v1;
 using ::berth::testing::IsOk;
-using ::berth::testing::TempDir;
 using nlohmann::json;
 
-class ShimTest : public ::testing::Test {
+class ShimTest : public ShimFixture {
 protected:
   void SetUp() override {
-    if (geteuid() != 0)
-      GTEST_SKIP() << "shim tests run containers and need root";
-    auto d = TempDir::Create();
-    ASSERT_THAT(d, IsOk());
-    dir_.emplace(std::move(*d));
-    bundle_ = dir_->Sub("bundle");
-    state_ = dir_->Sub("state");
-    ASSERT_THAT(fs::MakeDirs(state_, 0700), IsOk());
-    id_ = absl::StrCat("shimtest", getpid());
+    ShimFixture::SetUp();
+    if (IsSkipped()) return;
     MakeBundle({"sh", "-c", "echo one; echo two >&2; exit 3"});
   }
-
-  void TearDown() override {
-    if (!dir_)
-      return;
-    // Only the shim this test started (pid + start time), if it is still there.
-    if (shim_) {
-      auto alive = shim_->IsAlive();
-      if (alive.ok() && *alive) {
-        ADD_FAILURE() << "shim still running; killing " << shim_->ToString();
-        ::kill(shim_->pid, SIGKILL);
-      }
-    }
-    (void)berth::testing::RunCommand(
-        {Runc(), "--root", dir_->Sub("root"), "delete", "--force", id_});
-    std::string mounts =
-        berth::testing::ReadFileOrEmpty("/proc/self/mountinfo");
-    EXPECT_FALSE(absl::StrContains(mounts, bundle_)) << "mount leaked";
-    struct stat st;
-    EXPECT_NE(stat(("/sys/fs/cgroup/" + id_).c_str(), &st), 0)
-        << "cgroup leaked";
-  }
-
-  static std::string Runc() {
-    return berth::testing::RunfilePath("runc/berth-runc");
-  }
-  static std::string Shim() {
-    return berth::testing::RunfilePath("shim/berth-shim");
-  }
-
-  void MakeBundle(const std::vector<std::string> &args) {
-    const std::string rootfs = bundle_ + "/rootfs";
-    for (const char *sub : {"/bin", "/etc", "/tmp", "/proc", "/sys", "/dev"}) {
-      ASSERT_THAT(fs::MakeDirs(rootfs + sub, 0755), IsOk());
-    }
-    auto busybox = fs::ReadFile("/bin/busybox");
-    ASSERT_THAT(busybox, IsOk());
-    ASSERT_THAT(
-        fs::WriteFileAtomically(rootfs + "/bin/busybox", *busybox, 0755),
-        IsOk());
-    for (const char *applet : {"sh", "echo", "sleep", "cat", "true"}) {
-      ASSERT_EQ(symlink("busybox", (rootfs + "/bin/" + applet).c_str()), 0);
-    }
-    auto r = berth::testing::RunCommand({Runc(), "spec", "--bundle", bundle_});
-    ASSERT_TRUE(r.ok() && r->Succeeded())
-        << (r.ok() ? r->output : r.status().ToString());
-    json spec = json::parse(*fs::ReadFile(bundle_ + "/config.json"));
-    spec["process"]["terminal"] = false;
-    spec["process"]["args"] = args;
-    spec["root"]["readonly"] = false;
-    spec["linux"]["cgroupsPath"] = "/" + id_;
-    ASSERT_THAT(
-        fs::WriteFileAtomically(bundle_ + "/config.json", spec.dump(), 0644),
-        IsOk());
-  }
-
-  std::vector<std::string> ShimArgs(const std::string &command) {
-    return {Shim(),
-            command,
-            "--namespace=test",
-            "--id=" + id_,
-            "--bundle=" + bundle_,
-            "--state_dir=" + state_,
-            "--address=unix://" + dir_->Sub("containerd.sock"),
-            "--runtime=" + Runc(),
-            "--runtime_root=" + dir_->Sub("root")};
-  }
-
-  // Runs `berth-shim <command>` and returns the JSON line it printed.
-  std::string RunShim(const std::string &command) {
-    auto r = berth::testing::RunCommand(ShimArgs(command));
-    EXPECT_TRUE(r.ok() && r->Succeeded())
-        << (r.ok() ? r->output : r.status().ToString());
-    if (!r.ok())
-      return "";
-    for (absl::string_view line : absl::StrSplit(r->output, '\n')) {
-      if (absl::StartsWith(line, "{"))
-        return std::string(line);
-    }
-    ADD_FAILURE() << "no JSON line in: " << r->output;
-    return "";
-  }
-
-  std::optional<TempDir> dir_;
-  std::string bundle_, state_, id_;
-  std::optional<proc::ProcessIdentity> shim_;
 };
 
 TEST_F(ShimTest, RunsAContainerThroughTheTaskApi) {

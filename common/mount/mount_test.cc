@@ -2,7 +2,7 @@
 // root and run in the test process's own mount namespace (entered once, with private propagation,
 // so nothing reaches the host even on a crash). Every test also unmounts what it mounted and checks
 // /proc/self/mountinfo for leftovers.
-#include "containerd/snapshots/mount.h"
+#include "common/mount/mount.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +25,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace berth::containerd::snapshots {
+namespace berth::mount_util {
 namespace {
 
 using ::berth::testing::IsOk;
@@ -287,4 +287,4 @@ TEST_F(RealMountTest, RelativeTargetIsResolvedBeforeTheChdir) {
 }
 
 }  // namespace
-}  // namespace berth::containerd::snapshots
+}  // namespace berth::mount_util

@@ -1,4 +1,4 @@
-#include "containerd/snapshots/mount.h"
+#include "common/mount/mount.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -23,7 +23,7 @@
 #include "absl/time/time.h"
 #include "common/status/status_macros.h"
 
-namespace berth::containerd::snapshots {
+namespace berth::mount_util {
 namespace {
 
 struct FlagOption {
@@ -375,4 +375,4 @@ absl::Status UnmountAll(const std::string& target, int flags) {
   }
 }
 
-}  // namespace berth::containerd::snapshots
+}  // namespace berth::mount_util
