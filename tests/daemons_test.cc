@@ -8,6 +8,10 @@
 #include <memory>
 
 #include "berth/containerd/content/v1/content.grpc.pb.h"
+#include "berth/containerd/events/v1/events.grpc.pb.h"
+#include "berth/containerd/events/v1/payloads.pb.h"
+#include "berth/containerd/images/v1/images.grpc.pb.h"
+#include "berth/containerd/leases/v1/leases.grpc.pb.h"
 #include "common/digest/digest.h"
 #include "common/grpc/probe.h"
 #include "common/grpc/server.h"
@@ -278,6 +282,143 @@ TEST(DaemonsTest, ContainerdServesContentAndKeepsBlobsAcrossRestart) {
     EXPECT_EQ(stub->Info(other.get(), req, &resp).error_code(), ::grpc::StatusCode::NOT_FOUND);
   }
   ExpectCleanStop(*again);
+}
+
+// The Events service and garbage collection in the real daemon: a subscriber on the socket sees
+// /images/create and /images/delete; a sync Images.Delete collects the image's blob before it
+// returns, and the collection announces /content/delete; the events and GC metrics are
+// exported and promtool accepts them.
+TEST(DaemonsTest, ContainerdStreamsEventsAndCollectsGarbageOnSyncDelete) {
+  namespace contentpb = ::berth::containerd::content::v1;
+  namespace eventspb = ::berth::containerd::events::v1;
+  namespace imagespb = ::berth::containerd::images::v1;
+  auto dir = TempDir::Create();
+  ASSERT_THAT(dir, IsOk());
+  auto cd = StartContainerd(*dir);
+  ASSERT_THAT(cd, IsOk());
+  ExpectHealthyWithServices(*cd, {"berth.containerd.events.v1.Events"});
+  auto ch = grpc_util::DialUnix(cd->socket);
+  ASSERT_THAT(ch, IsOk());
+  auto call = [](const char* ns) {
+    auto ctx = std::make_unique<::grpc::ClientContext>();
+    ctx->AddMetadata("berth-namespace", ns);
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return ctx;
+  };
+
+  auto events = eventspb::Events::NewStub(*ch);
+  auto sub_ctx = call("ignored");
+  eventspb::SubscribeRequest sub_req;
+  sub_req.add_filters("namespace==e2e");
+  auto sub = events->Subscribe(sub_ctx.get(), sub_req);
+  sub->WaitForInitialMetadata();  // registered: nothing from here on is missed
+
+  // A blob only the image will reference, written under a lease as a pull does, so no
+  // collection (one runs at start) can take it before the image exists.
+  namespace leasespb = ::berth::containerd::leases::v1;
+  auto leases = leasespb::Leases::NewStub(*ch);
+  {
+    auto ctx = call("e2e");
+    leasespb::CreateRequest req;
+    req.set_id("e2e-pull");
+    leasespb::CreateResponse resp;
+    ::grpc::Status st = leases->Create(ctx.get(), req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  const std::string blob = "{\"schemaVersion\":2,\"berth\":\"daemons_test\"}";
+  const std::string digest = digest::Digest::FromBytes(blob)->ToString();
+  auto content = contentpb::Content::NewStub(*ch);
+  {
+    auto ctx = call("e2e");
+    ctx->AddMetadata("berth-lease", "e2e-pull");
+    auto stream = content->Write(ctx.get());
+    contentpb::WriteRequest req;
+    req.set_action(contentpb::WRITE_ACTION_COMMIT);
+    req.set_ref("e2e-manifest");
+    req.set_data(blob);
+    req.set_total(static_cast<int64_t>(blob.size()));
+    req.set_expected(digest);
+    contentpb::WriteResponse resp;
+    ASSERT_TRUE(stream->Write(req) && stream->Read(&resp));
+    stream->WritesDone();
+    ::grpc::Status st = stream->Finish();
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  auto images = imagespb::Images::NewStub(*ch);
+  {
+    auto ctx = call("e2e");
+    imagespb::CreateRequest req;
+    req.mutable_image()->set_name("example.com/e2e:1");
+    req.mutable_image()->mutable_target()->set_media_type(
+        "application/vnd.oci.image.manifest.v1+json");
+    req.mutable_image()->mutable_target()->set_digest(digest);
+    req.mutable_image()->mutable_target()->set_size(static_cast<int64_t>(blob.size()));
+    imagespb::CreateResponse resp;
+    ::grpc::Status st = images->Create(ctx.get(), req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  eventspb::SubscribeResponse ev;
+  ASSERT_TRUE(sub->Read(&ev));
+  EXPECT_EQ(ev.envelope().topic(), "/images/create");
+  EXPECT_EQ(ev.envelope().namespace_(), "e2e");
+  eventspb::ImageCreate created;
+  ASSERT_TRUE(ev.envelope().event().UnpackTo(&created));
+  EXPECT_EQ(created.name(), "example.com/e2e:1");
+
+  // The image keeps its blob once the lease is gone (a sync lease delete collects first); a
+  // sync image delete collects it before returning.
+  auto blob_code = [&] {
+    auto ctx = call("e2e");
+    contentpb::InfoRequest req;
+    req.set_digest(digest);
+    contentpb::InfoResponse resp;
+    return content->Info(ctx.get(), req, &resp).error_code();
+  };
+  {
+    auto ctx = call("e2e");
+    leasespb::DeleteRequest req;
+    req.set_id("e2e-pull");
+    req.set_sync(true);
+    leasespb::DeleteResponse resp;
+    ::grpc::Status st = leases->Delete(ctx.get(), req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  EXPECT_EQ(blob_code(), ::grpc::StatusCode::OK);
+  {
+    auto ctx = call("e2e");
+    imagespb::DeleteRequest req;
+    req.set_name("example.com/e2e:1");
+    req.set_sync(true);
+    imagespb::DeleteResponse resp;
+    ::grpc::Status st = images->Delete(ctx.get(), req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  EXPECT_EQ(blob_code(), ::grpc::StatusCode::NOT_FOUND);
+  std::vector<std::string> topics;
+  while (topics.size() < 2 && sub->Read(&ev)) topics.push_back(ev.envelope().topic());
+  EXPECT_THAT(topics, Contains("/images/delete"));
+  EXPECT_THAT(topics, Contains("/content/delete"));
+
+  auto resp = berth::testing::HttpGet(cd->metrics_addr, "/metrics");
+  ASSERT_THAT(resp, IsOk());
+  EXPECT_THAT(resp->body,
+              HasSubstr("berth_containerd_events_published_total{topic=\"/images/create\"} 1"));
+  EXPECT_THAT(resp->body, HasSubstr("berth_containerd_events_subscribers 1"));
+  EXPECT_THAT(resp->body, HasSubstr("berth_containerd_gc_runs_total{result=\"ok\"}"));
+  EXPECT_THAT(resp->body, HasSubstr("berth_containerd_gc_duration_seconds_count"));
+  EXPECT_THAT(resp->body, HasSubstr("berth_containerd_content_blobs 0"));
+  EXPECT_THAT(berth::testing::PromtoolCheckMetrics(resp->body), IsOk());
+
+  // A subscriber that goes away is unregistered.
+  sub_ctx->TryCancel();
+  EXPECT_EQ(sub->Finish().error_code(), ::grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(berth::testing::WaitFor(
+      [&] {
+        auto m = berth::testing::HttpGet(cd->metrics_addr, "/metrics");
+        return m.ok() && m->body.find("berth_containerd_events_subscribers 0") != std::string::npos;
+      },
+      absl::Seconds(10)));
+  ExpectCleanStop(*cd);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // Publisher: how berth-containerd's services announce what changed (image created, namespace
 // deleted, ...) on the topics of proto/berth/containerd/events/v1/payloads.proto. The services
-// publish after their change is committed; the Events service (TODO(#4): the exchange behind
-// berth.containerd.events.v1.Events.Subscribe) will implement this interface. Until then
-// berth-containerd wires NoopPublisher.
+// publish after their change is committed. Implementations: Exchange (exchange.h, the fan-out
+// behind berth.containerd.events.v1.Events.Subscribe), gc::TriggeringPublisher (which passes
+// events on to the exchange and asks for garbage collection after deletions), NoopPublisher,
+// and FakePublisher for tests.
 #pragma once
 
 #include <google/protobuf/message.h>
@@ -24,8 +25,7 @@ class Publisher {
                                const google::protobuf::Message& event) = 0;
 };
 
-// Drops every event. For the daemon until the Events service exists, and for tests that do not
-// look at events.
+// Drops every event. For tests that do not look at events.
 class NoopPublisher final : public Publisher {
  public:
   absl::Status Publish(absl::string_view, absl::string_view,
