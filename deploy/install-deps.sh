@@ -13,6 +13,9 @@ PACKAGES=(
   nlohmann-json3-dev libcurl4-openssl-dev libboost-dev libre2-dev
   # runtime and tests: promtool (prometheus), base images (busybox-static), networking
   prometheus busybox-static iproute2 iptables curl ca-certificates
+  # interop tests: runc (berth-containerd with another OCI runtime), skopeo (a real registry
+  # client for berth-registry); the tests skip cleanly without them
+  runc skopeo
 )
 
 if [[ $(id -u) -ne 0 ]]; then

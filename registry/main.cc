@@ -1,6 +1,9 @@
-// berth-registry: an OCI distribution registry daemon. This skeleton serves the API version
-// check (GET /v2/), answers the rest of /v2/ as an empty registry, exports Prometheus metrics
-// and drains on SIGTERM; storage and the push/pull API come next.
+// berth-registry: an OCI distribution registry daemon (distribution spec v1.1 plus what Docker
+// clients expect of the v2 API), storing content under --root, exporting Prometheus metrics
+// and draining on SIGTERM. `berth-registry garbage-collect` removes unreferenced blobs.
+#include <sys/stat.h>
+
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,16 +12,22 @@
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/fs/fs.h"
 #include "common/init/init.h"
 #include "common/metrics/metrics_server.h"
 #include "common/status/status_macros.h"
 #include "common/version/version.h"
 #include "glog/logging.h"
+#include "registry/api/api.h"
 #include "registry/api/routes.h"
+#include "registry/auth/htpasswd.h"
 #include "registry/http/router.h"
 #include "registry/http/server.h"
 #include "registry/metrics.h"
+#include "registry/storage/gc.h"
+#include "registry/storage/storage.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:5000",
           "host:port for the registry HTTP API; port 0 picks a free port");
@@ -28,15 +37,34 @@ ABSL_FLAG(std::string, metrics_addr, "127.0.0.1:5001", "host:port serving /metri
 ABSL_FLAG(std::string, config, "",
           "path of a configuration file; it must be readable, but no setting is read from it "
           "yet (flags are the only configuration for now)");
+ABSL_FLAG(bool, read_only, false,
+          "serve pulls only: pushes and deletes get 405 UNSUPPORTED (maintenance mode)");
+ABSL_FLAG(absl::Duration, upload_ttl, absl::Hours(24),
+          "upload sessions idle for longer than this are removed");
+ABSL_FLAG(absl::Duration, upload_sweep_interval, absl::Minutes(10),
+          "how often expired upload sessions are looked for (0: never)");
+ABSL_FLAG(uint64_t, max_manifest_bytes, 4 << 20, "largest manifest accepted (413 beyond)");
+ABSL_FLAG(uint64_t, max_blob_bytes, uint64_t{1} << 40, "largest blob accepted (413 beyond)");
+ABSL_FLAG(int, threads, 4, "HTTP I/O threads");
+ABSL_FLAG(bool, fsync, true, "flush blobs and metadata to disk before they become visible");
+ABSL_FLAG(std::string, htpasswd, "",
+          "htpasswd file with bcrypt hashes (htpasswd -B); when set, every API request needs "
+          "HTTP basic credentials from it");
+ABSL_FLAG(std::string, auth_realm, "berth-registry", "realm named in WWW-Authenticate");
+ABSL_FLAG(bool, dry_run, false, "garbage-collect: report what would be deleted, delete nothing");
+ABSL_FLAG(absl::Duration, gc_grace, absl::Hours(1),
+          "garbage-collect: keep unreferenced blobs younger than this (pushes in flight)");
 
 namespace berth::registry {
 namespace {
 
 constexpr char kUsage[] =
     "berth-registry [--listen=host:port] [--root=dir] [--metrics-addr=host:port] "
-    "[--config=file]\n\nServes the OCI distribution API.";
+    "[--read-only] [--upload-ttl=24h] [--htpasswd=file] [--config=file]\n"
+    "berth-registry garbage-collect --root=dir [--dry-run] [--gc-grace=1h]\n\n"
+    "Serves the OCI distribution API, or removes blobs no manifest references.";
 
-absl::Status Run() {
+absl::Status Serve() {
   const std::string config = absl::GetFlag(FLAGS_config);
   if (!config.empty()) {
     // Optional, and nothing is read from it yet; but naming a file that cannot be read is a
@@ -51,10 +79,33 @@ absl::Status Run() {
   RegistryMetrics metrics(*prometheus_registry);
   metrics::AddBuildInfo(*prometheus_registry, "registry");
 
+  storage::StorageOptions storage_options;
+  storage_options.root = root;
+  storage_options.upload_ttl = absl::GetFlag(FLAGS_upload_ttl);
+  storage_options.sweep_interval = absl::GetFlag(FLAGS_upload_sweep_interval);
+  storage_options.fsync = absl::GetFlag(FLAGS_fsync);
+  storage_options.observer = &metrics;
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<storage::Storage> storage,
+                         storage::Storage::Open(storage_options));
+
+  std::unique_ptr<auth::Htpasswd> htpasswd;
+  if (const std::string path = absl::GetFlag(FLAGS_htpasswd); !path.empty()) {
+    BERTH_ASSIGN_OR_RETURN(htpasswd, auth::Htpasswd::Load(path), "--htpasswd");
+  }
+  api::ApiOptions api_options;
+  api_options.htpasswd = htpasswd.get();
+  api_options.realm = absl::GetFlag(FLAGS_auth_realm);
+  api_options.read_only = absl::GetFlag(FLAGS_read_only);
+  api_options.max_manifest_bytes = absl::GetFlag(FLAGS_max_manifest_bytes);
+  api_options.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);
+  api::Api api(*storage, api_options);
   http::Router router;
-  BERTH_RETURN_IF_ERROR(api::RegisterRoutes(router));
+  BERTH_RETURN_IF_ERROR(api::RegisterRoutes(router, api));
   http::ServerOptions options;
   options.address = absl::GetFlag(FLAGS_listen);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  // Manifests and uploads set their own limits; other requests have no business with a body.
+  options.max_request_body_bytes = 1 << 20;
   options.observer = &metrics;
   BERTH_ASSIGN_OR_RETURN(std::unique_ptr<http::Server> server,
                          http::Server::Start(options, router));
@@ -62,11 +113,42 @@ absl::Status Run() {
   BERTH_ASSIGN_OR_RETURN(
       auto metrics_server,
       metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_addr), prometheus_registry));
-  LOG(INFO) << "registry started version=" << kVersion << " root=" << root;
+  LOG(INFO) << "registry started version=" << kVersion << " root=" << root
+            << " read_only=" << (api_options.read_only ? "true" : "false")
+            << " auth=" << (htpasswd ? "basic" : "none")
+            << " blobs=" << storage->blobs().count()
+            << " uploads=" << storage->uploads().count();
 
   WaitForTerminationSignal();
   server->Stop();
   LOG(INFO) << "registry stopped";
+  return absl::OkStatus();
+}
+
+absl::Status GarbageCollect() {
+  const std::string root = absl::GetFlag(FLAGS_root);
+  struct stat st;
+  if (stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::NotFoundError(absl::StrCat("--root ", root, " is not a directory"));
+  }
+  storage::StorageOptions storage_options;
+  storage_options.root = root;
+  storage_options.sweep_interval = absl::ZeroDuration();
+  storage_options.clear_tmp = false;  // a daemon may be writing there
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<storage::Storage> storage,
+                         storage::Storage::Open(storage_options));
+  storage::GcOptions options;
+  options.dry_run = absl::GetFlag(FLAGS_dry_run);
+  options.grace = absl::GetFlag(FLAGS_gc_grace);
+  BERTH_ASSIGN_OR_RETURN(storage::GcResult result, storage::CollectGarbage(*storage, options));
+  for (const digest::Digest& d : result.deleted) {
+    std::cout << (options.dry_run ? "would delete " : "deleted ") << d << "\n";
+  }
+  std::cout << "manifests=" << result.manifests << " blobs_marked=" << result.blobs_marked
+            << " blobs_deleted=" << result.blobs_deleted
+            << " bytes_deleted=" << result.bytes_deleted
+            << " links_removed=" << result.links_removed
+            << " dry_run=" << (options.dry_run ? "true" : "false") << std::endl;
   return absl::OkStatus();
 }
 
@@ -75,12 +157,16 @@ absl::Status Run() {
 
 int main(int argc, char** argv) {
   const std::vector<char*> positional = berth::InitProcess(argc, argv, berth::registry::kUsage);
-  if (positional.size() > 1) {
+  absl::Status s;
+  if (positional.size() == 2 && std::string(positional[1]) == "garbage-collect") {
+    s = berth::registry::GarbageCollect();
+  } else if (positional.size() > 1) {
     LOG(ERROR) << "berth-registry: unexpected argument \"" << positional[1]
-               << "\" (all settings are --flags)";
+               << "\" (the only command is garbage-collect; settings are --flags)";
     return 2;
+  } else {
+    s = berth::registry::Serve();
   }
-  absl::Status s = berth::registry::Run();
   if (!s.ok()) {
     LOG(ERROR) << "berth-registry: " << s.message();
     return 1;

@@ -39,11 +39,31 @@ RegistryMetrics::RegistryMetrics(prometheus::Registry& registry)
                                 .Name("berth_registry_http_connections_open")
                                 .Help("HTTP connections currently open.")
                                 .Register(registry)
-                                .Add({})) {}
+                                .Add({})),
+      blobs_stored(prometheus::BuildGauge()
+                       .Name("berth_registry_blobs_stored")
+                       .Help("Blobs in the content store (layers, configs and manifests, each "
+                             "counted once however many repositories link it).")
+                       .Register(registry)
+                       .Add({})),
+      uploads_in_progress(prometheus::BuildGauge()
+                              .Name("berth_registry_uploads_in_progress")
+                              .Help("Blob upload sessions started and not yet finished, "
+                                    "cancelled or expired.")
+                              .Register(registry)
+                              .Add({})) {}
 
 void RegistryMetrics::ConnectionOpened() { http_connections_open.Increment(); }
 
 void RegistryMetrics::ConnectionClosed() { http_connections_open.Decrement(); }
+
+void RegistryMetrics::BlobsStoredChanged(int64_t delta) {
+  blobs_stored.Increment(static_cast<double>(delta));
+}
+
+void RegistryMetrics::UploadsOpenChanged(int64_t delta) {
+  uploads_in_progress.Increment(static_cast<double>(delta));
+}
 
 void RegistryMetrics::RequestDone(const RequestRecord& r) {
   const std::string method(r.method);

@@ -10,10 +10,11 @@
 #include <prometheus/registry.h>
 
 #include "registry/http/server.h"
+#include "registry/storage/observer.h"
 
 namespace berth::registry {
 
-class RegistryMetrics : public http::ServerObserver {
+class RegistryMetrics : public http::ServerObserver, public storage::StorageObserver {
  public:
   explicit RegistryMetrics(prometheus::Registry& registry);
 
@@ -21,6 +22,9 @@ class RegistryMetrics : public http::ServerObserver {
   void ConnectionOpened() override;
   void ConnectionClosed() override;
   void RequestDone(const RequestRecord& record) override;
+  // storage::StorageObserver; thread-safe.
+  void BlobsStoredChanged(int64_t delta) override;
+  void UploadsOpenChanged(int64_t delta) override;
 
   // HTTP API traffic. `route` is the router pattern (bounded), never the raw path.
   prometheus::Family<prometheus::Counter>& http_requests;            // {method, route, code}
@@ -28,6 +32,9 @@ class RegistryMetrics : public http::ServerObserver {
   prometheus::Family<prometheus::Counter>& http_request_bytes;       // {method, route}
   prometheus::Family<prometheus::Counter>& http_response_bytes;      // {method, route}
   prometheus::Gauge& http_connections_open;
+  // Storage.
+  prometheus::Gauge& blobs_stored;
+  prometheus::Gauge& uploads_in_progress;
 };
 
 }  // namespace berth::registry

@@ -33,7 +33,14 @@ TEST(RegistryMetricsTest, RecordsRequestsAndPassesPromtool) {
   r.response_body_bytes = 0;
   metrics.RequestDone(r);
 
+  metrics.BlobsStoredChanged(5);
+  metrics.BlobsStoredChanged(-2);
+  metrics.UploadsOpenChanged(2);
+  metrics.UploadsOpenChanged(-1);
+
   const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_THAT(text, HasSubstr("berth_registry_blobs_stored 3"));
+  EXPECT_THAT(text, HasSubstr("berth_registry_uploads_in_progress 1"));
   EXPECT_THAT(
       text,
       HasSubstr(R"(berth_registry_http_requests_total{code="200",method="GET",route="/v2/"} 1)"));

@@ -157,6 +157,15 @@ void Connection::Dispatch() {
   } else {
     pending_ = std::move(result.response());
   }
+  // A handler that refused the request without wanting its body (an upload chunk out of
+  // order, an unknown session) gets its own answer out, not a 413, when the body is too large
+  // to drain or of unknown length; the connection then closes instead of reading it.
+  if (sink_ == nullptr && pending_.status >= 400 && !parser_->is_done() &&
+      (request_.chunked ||
+       (request_.content_length && *request_.content_length > body_limit_))) {
+    keep_alive_ = false;
+    return SendResponse(std::move(pending_));
+  }
   // A declared length over the limit is refused before a byte of body is read.
   if (request_.content_length && *request_.content_length > body_limit_) {
     return FailUpload(

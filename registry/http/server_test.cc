@@ -394,6 +394,20 @@ TEST_F(ServerTest, UnwantedBodyIsDiscardedAndKeepAliveHolds) {
   EXPECT_EQ(r2.body(), "hello");
 }
 
+TEST_F(ServerTest, RefusalWithALargeBodyKeepsItsStatusAndCloses) {
+  auto server = StartServer();
+  Client client(server->port());
+  // Over the 1000-byte limit, but the handler already refused (405): that answer wins over
+  // 413, and the connection closes instead of draining the body.
+  ASSERT_FALSE(client.Send(absl::StrCat("DELETE /hello HTTP/1.1\r\nHost: x\r\n",
+                                        "Content-Length: 5000\r\n\r\n", std::string(5000, 'z'))));
+  TestResponse r;
+  ASSERT_FALSE(client.Read(&r));
+  EXPECT_EQ(r.result_int(), 405);
+  EXPECT_FALSE(r.keep_alive());
+  EXPECT_TRUE(client.Closed());
+}
+
 TEST_F(ServerTest, ExpectContinueGets100First) {
   auto server = StartServer();
   Client client(server->port());
