@@ -13,6 +13,13 @@
 #include "common/id/id.h"
 #include "common/init/init.h"
 #include "common/status/status_macros.h"
+#include "common/containerd/client.h"
+#include "engine/containers/adapters.h"
+#include "engine/containers/containers_service.h"
+#include "engine/containers/store.h"
+#include "engine/images/grpc_backend.h"
+#include "engine/images/image_store.h"
+#include "engine/images/images_service.h"
 #include "engine/system/system_service.h"
 #include "glog/logging.h"
 
@@ -65,12 +72,35 @@ absl::Status Run() {
   sys.containerd_address = containerd_address;
   berth::engine::system::SystemService system(sys, containerd);
 
+  // Images live in berth-containerd (namespace "berth"); berthd keeps only caches of them.
+  berth::engine::images::GrpcBackend image_backend(containerd);
+  berth::engine::images::ImageStore image_store(image_backend.backend(),
+                                                berth::engine::images::ImageStoreOptions());
+  berth::engine::images::ImagesService images(&image_store);
+
+  // Containers: berthd's records under <root>/containers; rootfs, tasks and logs through
+  // berth-containerd (same namespace as the images).
+  namespace ec = berth::engine::containers;
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ec::ContainerStore> container_store,
+                         ec::ContainerStore::Open(root + "/containers"), "open container store");
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<berth::containerd_client::Client> containerd_client,
+                         berth::containerd_client::Client::Dial(containerd_address, "berth"),
+                         "--containerd");
+  ec::StoreImageResolver image_resolver(&image_store);
+  ec::ManagerOptions manager_options;
+  ec::ContainerManager manager(manager_options, container_store.get(), containerd_client.get(),
+                               &image_resolver,
+                               ec::OciSpecBuilder(manager_options.cgroup_parent));
+  manager.Start();
+  ec::ContainersService containers(&manager);
+
   berth::grpc_util::UnixServerOptions server;
   server.address = absl::GetFlag(FLAGS_host);
   server.socket_group = absl::GetFlag(FLAGS_group);
   LOG(INFO) << "berthd starting root=" << root << " exec_root=" << exec_root
             << " containerd=" << containerd_address;
-  return daemon.ServeUntilSignal(absl::GetFlag(FLAGS_metrics_addr), server, {&system});
+  return daemon.ServeUntilSignal(absl::GetFlag(FLAGS_metrics_addr), server,
+                                 {&system, &images, &containers});
 }
 
 }  // namespace

@@ -1,6 +1,11 @@
 #include "tests/daemon_harness.h"
 
 #include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <atomic>
 
@@ -45,7 +50,8 @@ absl::StatusOr<int> RunningDaemon::Stop(absl::Duration timeout) {
 absl::StatusOr<RunningDaemon> StartDaemon(const std::string& binary_rel,
                                           const std::vector<std::string>& args,
                                           const std::string& dir, const std::string& name,
-                                          const std::string& socket) {
+                                          const std::string& socket,
+                                          const std::vector<std::string>& extra_env) {
   RunningDaemon d;
   d.socket = socket;
   // A fresh log per start: a restarted daemon must not be taken as ready on its previous
@@ -54,7 +60,7 @@ absl::StatusOr<RunningDaemon> StartDaemon(const std::string& binary_rel,
   d.log_path = absl::StrCat(dir, "/", name, ".", starts++, ".log");
   std::vector<std::string> argv = {RunfilePath(binary_rel)};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto child = ChildProcess::Start(argv, d.log_path);
+  auto child = ChildProcess::Start(argv, d.log_path, extra_env);
   if (!child.ok()) return child.status();
   d.process.emplace(std::move(*child));
   auto ready = WaitForLogValue(d.log_path, "ready socket");
@@ -65,12 +71,19 @@ absl::StatusOr<RunningDaemon> StartDaemon(const std::string& binary_rel,
   return d;
 }
 
-absl::StatusOr<RunningDaemon> StartContainerd(const berth::testing::TempDir& dir) {
+absl::StatusOr<RunningDaemon> StartContainerd(const berth::testing::TempDir& dir, bool tasks) {
   const std::string socket = dir.Sub("cd/containerd.sock");
-  return StartDaemon("containerd/berth-containerd",
-                     {"--root=" + dir.Sub("cd-root"), "--state=" + dir.Sub("cd"),
-                      "--address=unix://" + socket, "--metrics-addr=127.0.0.1:0"},
-                     dir.path(), "containerd", socket);
+  std::vector<std::string> args = {"--root=" + dir.Sub("cd-root"), "--state=" + dir.Sub("cd"),
+                                   "--address=unix://" + socket, "--metrics-addr=127.0.0.1:0"};
+  std::vector<std::string> env;
+  if (tasks) {
+    args.push_back("--shim=" + RunfilePath("shim/berth-shim"));
+    std::string runc_dir = RunfilePath("runc/berth-runc");
+    runc_dir = runc_dir.substr(0, runc_dir.rfind('/'));
+    const char* path = std::getenv("PATH");
+    env.push_back(absl::StrCat("PATH=", runc_dir, ":", path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"));
+  }
+  return StartDaemon("containerd/berth-containerd", args, dir.path(), "containerd", socket, env);
 }
 
 absl::StatusOr<RunningDaemon> StartBerthd(const berth::testing::TempDir& dir,
@@ -81,6 +94,41 @@ absl::StatusOr<RunningDaemon> StartBerthd(const berth::testing::TempDir& dir,
                       "--host=unix://" + socket, "--containerd=unix://" + containerd_socket,
                       "--metrics-addr=127.0.0.1:0"},
                      dir.path(), "berthd", socket);
+}
+
+absl::Status MakeBusyboxTar(const std::string& work_dir, const std::string& tar_path) {
+  if (access("/bin/busybox", X_OK) != 0) {
+    return absl::FailedPreconditionError("/bin/busybox missing (Debian package busybox-static)");
+  }
+  const std::string root = absl::StrCat(work_dir, "/busybox-rootfs");
+  for (const char* d : {"", "/bin", "/etc", "/tmp", "/proc", "/sys", "/dev", "/root"}) {
+    if (mkdir((root + d).c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", root, d));
+    }
+  }
+  auto cp = berth::testing::RunCommand({"/bin/cp", "/bin/busybox", root + "/bin/busybox"});
+  if (!cp.ok()) return cp.status();
+  if (!cp->Succeeded()) return absl::InternalError("cp busybox: " + cp->output);
+  for (const char* applet : {"sh", "ls", "echo", "cat", "true", "false", "sleep", "id", "env",
+                             "hostname", "stty", "ps", "kill", "seq", "wc", "head", "tail",
+                             "date", "touch", "mkdir", "rm", "grep", "tty", "yes", "top"}) {
+    std::string link = root + "/bin/" + applet;
+    if (symlink("busybox", link.c_str()) != 0 && errno != EEXIST) {
+      return absl::ErrnoToStatus(errno, "symlink " + link);
+    }
+  }
+  FILE* f = fopen((root + "/etc/passwd").c_str(), "w");
+  if (f == nullptr) return absl::ErrnoToStatus(errno, "write passwd");
+  fputs("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", f);
+  fclose(f);
+  f = fopen((root + "/etc/group").c_str(), "w");
+  if (f == nullptr) return absl::ErrnoToStatus(errno, "write group");
+  fputs("root:x:0:\nnogroup:x:65534:\n", f);
+  fclose(f);
+  auto tar = berth::testing::RunCommand({"/bin/tar", "-C", root, "-cf", tar_path, "."});
+  if (!tar.ok()) return tar.status();
+  if (!tar->Succeeded()) return absl::InternalError("tar: " + tar->output);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<berth::testing::CommandResult> RunBerth(const std::string& socket,

@@ -31,16 +31,26 @@ struct RunningDaemon {
 
 // Starts `binary_rel` (workspace-relative, e.g. "engine/berthd") with `args`, logging to
 // <dir>/<name>.<n>.log, and waits until its "ready socket=" line appears.
+// `extra_env` entries ("K=V") are added to its environment.
 absl::StatusOr<RunningDaemon> StartDaemon(const std::string& binary_rel,
                                           const std::vector<std::string>& args,
                                           const std::string& dir, const std::string& name,
-                                          const std::string& socket);
+                                          const std::string& socket,
+                                          const std::vector<std::string>& extra_env = {});
 
-// berth-containerd with everything under `dir`.
-absl::StatusOr<RunningDaemon> StartContainerd(const berth::testing::TempDir& dir);
+// berth-containerd with everything under `dir`. With `tasks`, it runs containers: --shim is the
+// runfiles' berth-shim and berth-runc is on its PATH (the test's BUILD target must have
+// //shim:berth-shim and //runc:berth-runc in its data).
+absl::StatusOr<RunningDaemon> StartContainerd(const berth::testing::TempDir& dir,
+                                              bool tasks = false);
 // berthd with everything under `dir`, talking to the containerd socket given.
 absl::StatusOr<RunningDaemon> StartBerthd(const berth::testing::TempDir& dir,
                                           const std::string& containerd_socket);
+
+// Writes `tar_path`: a rootfs of Debian's static /bin/busybox with links for its common
+// applets (sh, echo, cat, sleep, ...), plus /etc/passwd and /etc/group with root and nobody.
+// FailedPrecondition when /bin/busybox is missing (install busybox-static).
+absl::Status MakeBusyboxTar(const std::string& work_dir, const std::string& tar_path);
 
 // Runs the berth CLI binary against `socket`.
 absl::StatusOr<berth::testing::CommandResult> RunBerth(const std::string& socket,

@@ -10,9 +10,9 @@
 //                                 OnMessage (override it), and the end of the client's side to
 //                                 OnClientDone.
 // Both delete themselves in OnDone, after calling OnFinished (override it to stop producers).
-// The queue is bounded: a producer that outruns a slow client gets Send() == false with
-// `overflowed()` set, and the call ends with ResourceExhausted, rather than buffering without
-// limit.
+// The queue is bounded: a producer that outruns a slow client gets Send() == false and the call
+// ends with ResourceExhausted, rather than buffering without limit; producers that can pause use
+// SendWait(), which blocks until there is room.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -69,6 +69,22 @@ struct StreamState {
     }
     return true;
   }
+  // Like Send, but waits while the queue is full instead of failing (for producers that can
+  // pause, e.g. a file reader); false once the stream is ending or gone.
+  bool SendWait(Resp msg) {
+    absl::MutexLock lock(&mu);
+    auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      return done || finish.has_value() || queue.size() < limit;
+    };
+    mu.Await(absl::Condition(&room));
+    if (done || finish.has_value()) return false;
+    queue.push_back(std::move(msg));
+    if (!writing) {
+      writing = true;
+      start_write(&queue.front());
+    }
+    return true;
+  }
   void Close(const absl::Status& status) {
     absl::MutexLock lock(&mu);
     if (finish.has_value()) return;
@@ -106,6 +122,8 @@ class Outlet {
   explicit Outlet(std::shared_ptr<internal::StreamState<Resp>> s) : s_(std::move(s)) {}
   // Queues a message; false once the stream is ending or gone (stop producing then).
   bool Send(Resp msg) const { return s_ && s_->Send(std::move(msg)); }
+  // Waits for room in the queue instead of overflowing (producers that can pause).
+  bool SendWait(Resp msg) const { return s_ && s_->SendWait(std::move(msg)); }
   // Ends the call after the queued messages with `status` (first call wins).
   void Close(const absl::Status& status) const {
     if (s_) s_->Close(status);

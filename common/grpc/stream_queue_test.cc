@@ -2,7 +2,9 @@
 // OnWriteDone driven by the test as gRPC would.
 #include "common/grpc/stream_queue.h"
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -68,6 +70,28 @@ TEST(StreamQueueTest, OverflowEndsWithResourceExhausted) {
   s->OnWriteDone(true);
   ASSERT_EQ(r.finishes.size(), 1u);
   EXPECT_EQ(r.finishes[0], ::grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST(StreamQueueTest, SendWaitBlocksUntilThereIsRoom) {
+  Recorder r;
+  auto s = NewState(&r, /*limit=*/1);
+  Outlet<std::string> out(s);
+  EXPECT_TRUE(out.SendWait("a"));
+  std::atomic<bool> sent{false};
+  std::thread producer([&] {
+    EXPECT_TRUE(out.SendWait("b"));
+    sent = true;
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(sent.load());
+  s->OnWriteDone(true);  // "a" written: room for "b"
+  producer.join();
+  EXPECT_TRUE(sent.load());
+  EXPECT_EQ(r.writes, std::vector<std::string>({"a", "b"}));
+  std::thread blocked([&] { EXPECT_FALSE(out.SendWait("c")); });
+  absl::SleepFor(absl::Milliseconds(20));
+  out.Close(absl::CancelledError("gone"));  // wakes the blocked producer
+  blocked.join();
 }
 
 TEST(StreamQueueTest, OutletOutlivesTheCall) {

@@ -20,8 +20,16 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>&
                                                  const std::string& output_path,
                                                  const std::vector<std::string>& extra_env) {
   if (argv.empty()) return absl::InvalidArgumentError("empty argv");
+  // extra_env entries replace inherited ones with the same name (glibc's getenv takes the
+  // first match, so appending a second PATH would be ignored).
+  auto key = [](const std::string& e) { return e.substr(0, e.find('=')); };
   std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    bool overridden = false;
+    for (const auto& x : extra_env) overridden |= key(x) == key(entry);
+    if (!overridden) env.push_back(std::move(entry));
+  }
   for (const auto& e : extra_env) env.push_back(e);
   std::vector<char*> cargv, cenv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));

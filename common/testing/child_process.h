@@ -16,7 +16,7 @@ namespace berth::testing {
 class ChildProcess {
  public:
   // Starts argv[0] (an absolute path) with stdin from /dev/null and stdout/stderr appended to
-  // `output_path` (or /dev/null when empty). `extra_env` entries ("K=V") are added.
+  // `output_path` (or /dev/null when empty). `extra_env` entries ("K=V") are added, replacing inherited ones of the same name.
   static absl::StatusOr<ChildProcess> Start(const std::vector<std::string>& argv,
                                             const std::string& output_path,
                                             const std::vector<std::string>& extra_env = {});

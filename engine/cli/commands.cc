@@ -1,16 +1,21 @@
 #include "engine/cli/commands.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "common/version/version.h"
+#include "engine/cli/container_commands.h"
 
 namespace berth::cli {
 
 std::vector<std::unique_ptr<Command>> AllCommands() {
   std::vector<std::unique_ptr<Command>> cmds;
+  AddImageCommands(&cmds);
+  AddContainerCommands(&cmds);
   cmds.push_back(NewInfoCommand());
   cmds.push_back(NewVersionCommand());
+  std::sort(cmds.begin(), cmds.end(), [](const auto& a, const auto& b) { return a->Name() < b->Name(); });
   return cmds;
 }
 
@@ -62,24 +67,57 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   const std::string& name = (*rest)[0];
   for (auto& c : cmds) {
     if (c->Name() != name) continue;
-    FlagSet flags;
-    bool cmd_help = false;
-    c->DefineFlags(flags);
-    flags.AddBool(&cmd_help, "help", 0, "Print usage");
-    auto pos = flags.Parse(std::vector<std::string>(rest->begin() + 1, rest->end()),
-                           !c->StopAtFirstArg());
-    if (!pos.ok()) {
-      err << pos.status().message() << "\nSee 'berth " << name << " --help'.\n";
-      return kExitUsage;
-    }
-    if (cmd_help) {
-      out << "\nUsage:  " << c->UsageLine() << "\n\n" << c->Summary() << "\n\n" << flags.Usage();
-      return kExitOk;
-    }
-    Cli cli(host, out, err);
-    return c->Run(cli, *pos);
+    return RunCommand(*c, name, std::vector<std::string>(rest->begin() + 1, rest->end()), host,
+                      out, err);
   }
   err << "berth: '" << name << "' is not a berth command.\nSee 'berth --help'\n";
+  return kExitUsage;
+}
+
+int RunCommand(Command& c, const std::string& path, const std::vector<std::string>& args,
+               const std::string& host, std::ostream& out, std::ostream& err) {
+  FlagSet flags;
+  bool cmd_help = false;
+  c.DefineFlags(flags);
+  flags.AddBool(&cmd_help, "help", 0, "Print usage");
+  auto pos = flags.Parse(args, !c.StopAtFirstArg());
+  if (!pos.ok()) {
+    err << pos.status().message() << "\nSee 'berth " << path << " --help'.\n";
+    return kExitUsage;
+  }
+  if (cmd_help) {
+    out << "\nUsage:  " << c.UsageLine() << "\n\n" << c.Summary() << "\n\n" << flags.Usage();
+    return kExitOk;
+  }
+  Cli cli(host, out, err);
+  return c.Run(cli, *pos);
+}
+
+std::string GroupCommand::UsageLine() const {
+  std::string s = absl::StrCat("berth ", name_, " COMMAND\n\nCommands:");
+  for (const auto& sub : subs_) {
+    std::string n = sub.command->Name();
+    n.resize(std::max<size_t>(n.size() + 2, 12), ' ');
+    absl::StrAppend(&s, "\n  ", n, sub.command->Summary());
+  }
+  return s;
+}
+
+int GroupCommand::Run(Cli& cli, const std::vector<std::string>& args) {
+  if (args.empty()) {
+    cli.out() << "\nUsage:  " << UsageLine() << "\n";
+    return kExitOk;
+  }
+  for (auto& sub : subs_) {
+    bool match = sub.command->Name() == args[0];
+    for (const auto& a : sub.aliases) match = match || a == args[0];
+    if (!match) continue;
+    return RunCommand(*sub.command, absl::StrCat(name_, " ", args[0]),
+                      std::vector<std::string>(args.begin() + 1, args.end()), cli.host(),
+                      cli.out(), cli.err());
+  }
+  cli.err() << "berth: '" << args[0] << "' is not a berth " << name_
+            << " command.\nSee 'berth " << name_ << " --help'\n";
   return kExitUsage;
 }
 

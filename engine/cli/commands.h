@@ -34,8 +34,37 @@ std::vector<std::unique_ptr<Command>> AllCommands();
 // Defined in system_commands.cc.
 std::unique_ptr<Command> NewVersionCommand();
 std::unique_ptr<Command> NewInfoCommand();
+// Defined in image_commands.cc: images, image, import, save, load, tag, rmi, history.
+void AddImageCommands(std::vector<std::unique_ptr<Command>>* cmds);
 
 // Runs the CLI on argv (without argv[0]); returns the process exit code.
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// Parses `args` (what follows the command's name) with c's flags and runs it. `path` names the
+// command in messages, e.g. "run" or "container ls". Used by RunCli and by group commands.
+int RunCommand(Command& c, const std::string& path, const std::vector<std::string>& args,
+               const std::string& host, std::ostream& out, std::ostream& err);
+
+// A command grouping subcommands, e.g. `berth container ls`: Run dispatches on the first
+// argument (a subcommand name or one of its aliases).
+class GroupCommand : public Command {
+ public:
+  struct Sub {
+    std::unique_ptr<Command> command;
+    std::vector<std::string> aliases;  // e.g. {"ls", "list"} for "ps"
+  };
+  GroupCommand(std::string name, std::string summary, std::vector<Sub> subs)
+      : name_(std::move(name)), summary_(std::move(summary)), subs_(std::move(subs)) {}
+  std::string Name() const override { return name_; }
+  std::string Summary() const override { return summary_; }
+  std::string UsageLine() const override;
+  void DefineFlags(FlagSet& flags) override {}
+  bool StopAtFirstArg() const override { return true; }
+  int Run(Cli& cli, const std::vector<std::string>& args) override;
+
+ private:
+  std::string name_, summary_;
+  std::vector<Sub> subs_;
+};
 
 }  // namespace berth::cli

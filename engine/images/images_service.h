@@ -1,0 +1,63 @@
+// gRPC adapter for berth.engine.v1.Images (proto/berth/engine/v1/images.proto) over the
+// ImageStore: the local image RPCs (List, Inspect, History, Tag, Remove, Prune, Save, Load,
+// Import). Registry RPCs (Pull, Push, InspectDistribution, Search, Login) answer UNIMPLEMENTED
+// until berthd talks to registries (TODO(berth): #5 registry part).
+//
+// Unary calls and Save run their (blocking) berth-containerd calls on gRPC's callback
+// threads. Import and Load read the client's stream into a ChunkPipe and run the import on a
+// worker thread owned by the call's reactor (joined when the call is done).
+#pragma once
+
+#include "berth/engine/v1/images.grpc.pb.h"
+#include "engine/images/image_store.h"
+
+namespace berth::engine::images {
+
+class ImagesService final : public v1::Images::CallbackService {
+ public:
+  // `store` is not owned and must outlive the service.
+  explicit ImagesService(ImageStore* store) : store_(store) {}
+
+  ::grpc::ServerUnaryReactor* List(::grpc::CallbackServerContext* ctx,
+                                   const v1::ListImagesRequest* req,
+                                   v1::ListImagesResponse* resp) override;
+  ::grpc::ServerUnaryReactor* Inspect(::grpc::CallbackServerContext* ctx,
+                                      const v1::InspectImageRequest* req,
+                                      v1::InspectImageResponse* resp) override;
+  ::grpc::ServerUnaryReactor* History(::grpc::CallbackServerContext* ctx,
+                                      const v1::ImageHistoryRequest* req,
+                                      v1::ImageHistoryResponse* resp) override;
+  ::grpc::ServerUnaryReactor* Tag(::grpc::CallbackServerContext* ctx,
+                                  const v1::TagImageRequest* req,
+                                  v1::TagImageResponse* resp) override;
+  ::grpc::ServerUnaryReactor* Remove(::grpc::CallbackServerContext* ctx,
+                                     const v1::RemoveImageRequest* req,
+                                     v1::RemoveImageResponse* resp) override;
+  ::grpc::ServerUnaryReactor* Prune(::grpc::CallbackServerContext* ctx,
+                                    const v1::PruneImagesRequest* req,
+                                    v1::PruneImagesResponse* resp) override;
+  ::grpc::ServerWriteReactor<v1::SaveImagesResponse>* Save(
+      ::grpc::CallbackServerContext* ctx, const v1::SaveImagesRequest* req) override;
+  ::grpc::ServerBidiReactor<v1::LoadImagesRequest, v1::LoadImagesResponse>* Load(
+      ::grpc::CallbackServerContext* ctx) override;
+  ::grpc::ServerReadReactor<v1::ImportImageRequest>* Import(::grpc::CallbackServerContext* ctx,
+                                                            v1::ImportImageResponse* resp) override;
+
+  ::grpc::ServerWriteReactor<v1::PullImageResponse>* Pull(::grpc::CallbackServerContext* ctx,
+                                                          const v1::PullImageRequest* req) override;
+  ::grpc::ServerWriteReactor<v1::PushImageResponse>* Push(::grpc::CallbackServerContext* ctx,
+                                                          const v1::PushImageRequest* req) override;
+  ::grpc::ServerUnaryReactor* InspectDistribution(::grpc::CallbackServerContext* ctx,
+                                                  const v1::InspectDistributionRequest* req,
+                                                  v1::InspectDistributionResponse* resp) override;
+  ::grpc::ServerUnaryReactor* Search(::grpc::CallbackServerContext* ctx,
+                                     const v1::SearchImagesRequest* req,
+                                     v1::SearchImagesResponse* resp) override;
+  ::grpc::ServerUnaryReactor* Login(::grpc::CallbackServerContext* ctx, const v1::LoginRequest* req,
+                                    v1::LoginResponse* resp) override;
+
+ private:
+  ImageStore* const store_;
+};
+
+}  // namespace berth::engine::images
