@@ -14,10 +14,11 @@ deploy/install-deps.sh
 
 CACHE="${BERTH_BAZEL_CACHE:-$HOME/.cache/berth-bazel}"
 mkdir -p "$CACHE"
-bazel build --disk_cache="$CACHE" //engine:berthd //engine/cli:berth //containerd:berth-containerd
+bazel build --disk_cache="$CACHE" //engine:berthd //engine/cli:berth //containerd:berth-containerd \
+  //containerd/ctr:berth-ctr //shim:berth-shim //runc:berth-runc
 bin=$(bazel info bazel-bin 2>/dev/null)
 install -m 0755 "$bin/engine/berthd" "$bin/containerd/berth-containerd" "$bin/engine/cli/berth" \
-  /usr/local/bin/
+  "$bin/containerd/ctr/berth-ctr" "$bin/shim/berth-shim" "$bin/runc/berth-runc" /usr/local/bin/
 bazel shutdown >/dev/null 2>&1 || true
 
 wait_for_socket() {  # path, name, log
@@ -58,3 +59,31 @@ wait_for_socket /run/berth/berthd.sock berthd /var/log/berth/berthd.log
 berth version
 echo
 berth info
+echo
+
+# A base image made offline from Debian's busybox-static (Docker Hub is not reachable): a
+# rootfs with /bin/busybox and a link per applet, imported as busybox:latest.
+if ! berth image inspect busybox >/dev/null 2>&1; then
+  rootfs=$(mktemp -d)
+  trap 'rm -rf "$rootfs"' EXIT
+  mkdir -p "$rootfs"/{bin,etc,tmp,root,proc,sys,dev}
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [[ $applet == busybox ]] || ln -sf busybox "$rootfs/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
+    >"$rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+  tar -C "$rootfs" -c . | berth import --change 'CMD ["sh"]' - busybox
+fi
+berth run --rm busybox echo hello from berth
+
+cat <<'TRY'
+
+berthd and berth-containerd keep running. Try:
+  berth run -it --rm busybox sh          # an interactive shell (Ctrl-P Ctrl-Q detaches)
+  berth run -d --name web busybox httpd -f -p 8080
+  berth ps; berth logs web; berth exec web ps; berth stop web; berth rm web
+  berth images; berth info
+Stop everything with deploy/down.sh.
+TRY
