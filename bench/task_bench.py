@@ -294,6 +294,7 @@ def main():
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("--shims", type=int, default=20)
     ap.add_argument("--skip-podman", action="store_true")
+    ap.add_argument("--skip-memory", action="store_true")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root")
@@ -323,6 +324,8 @@ def main():
                 c = statistics.median(times["containerd"])
                 print(f"  {label:22} ratio berth/ctr {b / c:.2f}x")
 
+        if args.skip_memory:
+            return
         print(f"== shim memory with {args.shims} running containers (mean per shim)")
         for m in managers:
             count, figs = shim_memory(m, args.shims)
@@ -330,7 +333,11 @@ def main():
             print(f"  {m.name:18} shims {count:3}  RSS {rss:6.2f} MiB  PSS {pss:6.2f} MiB"
                   f"  threads {thr:4.1f}")
         if not args.skip_podman:
-            res = podman_memory(tmp, rootfs, args.shims)
+            try:
+                res = podman_memory(tmp, rootfs, args.shims)
+            except subprocess.CalledProcessError as e:
+                print(f"  conmon (podman): podman failed here ({e}); skipped")
+                res = None
             if res:
                 count, figs = res
                 rss, pss, thr = summary(figs)

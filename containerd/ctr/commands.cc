@@ -168,6 +168,10 @@ int Unpack(Client& client, const std::vector<std::string>& argv) {
   creq.set_snapshotter(kSnapshotter);
   creq.set_name(name);
   creq.set_key(key);
+  // Nothing (no image) references the snapshot: without a root label garbage collection
+  // would take it as soon as the lease is gone.
+  (*creq.mutable_labels())["berth.io/gc.root"] =
+      absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone());
   snapshots::v1::CommitResponse cresp;
   st = client.snapshots().Commit(leased().get(), creq, &cresp);
   if (!st.ok()) return Fail("commit snapshot", st);

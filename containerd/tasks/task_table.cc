@@ -1,9 +1,12 @@
 #include "containerd/tasks/task_table.h"
 
+#include <signal.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "berth/containerd/events/v1/payloads.pb.h"
+#include "common/proc/proc.h"
 #include "common/status/status_macros.h"
 #include "containerd/server/proto_time.h"
 #include "glog/logging.h"
@@ -357,8 +360,47 @@ void TaskTable::RecoverBundle(const BundleRef &b) {
                << " error=\"" << conn.status().message() << "\"";
 }
 
+void TaskTable::ExpectShimExit(const shimpb::BootstrapParams &params,
+                               const ShimSpec &spec) {
+  absl::MutexLock lock(&leaving_mu_);
+  leaving_.push_back(
+      Leaving{params, spec, absl::Now() + options_.shim_exit_timeout});
+}
+
+void TaskTable::CheckLeaving() {
+  std::vector<Leaving> check;
+  {
+    absl::MutexLock lock(&leaving_mu_);
+    check.swap(leaving_);
+  }
+  std::vector<Leaving> keep;
+  for (Leaving &l : check) {
+    absl::StatusOr<bool> alive = options_.shims->IsAlive(l.params);
+    if (alive.ok() && !*alive)
+      continue;
+    if (absl::Now() < l.deadline) {
+      keep.push_back(std::move(l));
+      continue;
+    }
+    // Its task is deleted and its bundle gone: only the process is left. Kill it by its
+    // identity (pid + start time), never a reused pid.
+    LOG(WARNING) << "shim did not exit after shutdown; killing id=" << l.spec.id
+                 << " pid=" << l.params.shim_pid();
+    berth::proc::ProcessIdentity shim;
+    shim.pid = static_cast<pid_t>(l.params.shim_pid());
+    shim.start_time = l.params.shim_start_time();
+    if (absl::StatusOr<bool> still = shim.IsAlive(); still.ok() && *still) {
+      ::kill(shim.pid, SIGKILL);
+    }
+  }
+  absl::MutexLock lock(&leaving_mu_);
+  for (Leaving &l : keep)
+    leaving_.push_back(std::move(l));
+}
+
 void TaskTable::MonitorLoop() {
   while (!stop_.WaitForNotificationWithTimeout(options_.monitor_interval)) {
+    CheckLeaving();
     std::vector<std::shared_ptr<Task>> all;
     {
       absl::MutexLock lock(&mu_);

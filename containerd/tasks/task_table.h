@@ -106,6 +106,11 @@ struct TaskTableOptions {
 
 class TaskTable {
 public:
+  // Records a shim that answered Shutdown: Delete does not wait for its process to end (a
+  // gRPC server's exit takes tens of milliseconds, which every `run --rm` would pay); the
+  // monitor checks that it did, and cleans it up if it did not within shim_exit_timeout.
+  void ExpectShimExit(const ::berth::shim::task::v1::BootstrapParams &params,
+                      const ShimSpec &spec);
   explicit TaskTable(TaskTableOptions options);
   // Stops the monitor thread.
   ~TaskTable();
@@ -169,6 +174,14 @@ private:
   void DiscardBundle(const ShimSpec &spec,
                      const std::optional<ShimConnection> &conn);
   void MonitorLoop();
+  // Shims told to shut down whose exit the monitor still has to see; past the deadline it
+  // cleans them up (berth-shim delete kills a shim that hangs).
+  struct Leaving {
+    ::berth::shim::task::v1::BootstrapParams params;
+    ShimSpec spec;
+    absl::Time deadline;
+  };
+  void CheckLeaving();
   void PublishExit(const std::string &ns, const std::string &id,
                    const TaskExit &exit);
 
@@ -177,6 +190,8 @@ private:
   std::map<Key, std::shared_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
   std::thread monitor_;
+  absl::Mutex leaving_mu_;
+  std::vector<Leaving> leaving_ ABSL_GUARDED_BY(leaving_mu_);
 };
 
 // A deadline for a shim call: the caller's deadline when it has one, capped at

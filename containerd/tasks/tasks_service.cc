@@ -411,10 +411,17 @@ absl::Status TasksService::DoDelete(const std::string &ns,
     ctx.set_deadline(ShimDeadline(std::chrono::system_clock::time_point::max(),
                                   options_.shim_call_timeout));
     const ::grpc::Status s = view.stub->Shutdown(&ctx, sreq, &sresp);
-    const bool gone =
+    const bool leaving =
         (s.ok() || s.error_code() == ::grpc::StatusCode::UNAVAILABLE) &&
-        params.has_value() && table_.WaitShimExit(*params);
-    if (!gone) {
+        params.has_value();
+    if (leaving) {
+      ShimSpec spec;
+      {
+        absl::MutexLock lock(&task->mu);
+        spec = task->Spec();
+      }
+      table_.ExpectShimExit(*params, spec);
+    } else {
       LOG(WARNING) << "shim did not shut down; cleaning up id="
                    << req.container_id() << " error=\"" << s.error_message()
                    << "\"";
