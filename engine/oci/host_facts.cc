@@ -4,8 +4,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <cstdlib>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"

@@ -16,6 +16,10 @@
 //     read-only /proc paths, and the default seccomp profile (or a user profile, or none);
 //   - privileged: all capabilities the host grants, all host devices, no masked or read-only
 //     paths, no seccomp, /sys and /sys/fs/cgroup writable.
+// BuildSpec has no side effects beyond reading: it creates no bind source, volume or cgroup
+// (berthd prepares those and passes their paths) and reads only the rootfs's passwd/group,
+// a seccomp profile file named in security_opts, device nodes named by the user, and, for
+// privileged containers, the host's /dev.
 // AppArmor and SELinux options are accepted and ignored (berth's hosts have neither), with a
 // warning.
 #pragma once

@@ -51,7 +51,6 @@ bool IsVolumeName(absl::string_view s) {
 }
 
 std::string PropagationName(berth::engine::v1::BindPropagation p) {
-  using berth::engine::v1::BindPropagation;
   switch (p) {
     case berth::engine::v1::BIND_PROPAGATION_PRIVATE:
       return "private";
@@ -387,10 +386,10 @@ absl::StatusOr<OJson> BuildMounts(const Context& ctx, const ImageConfig& image,
   } else {
     add_default(Mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
     if (!ctx.ns.no_ipc_shm) {
-      const int64_t shm = hc.shm_size() > 0 ? hc.shm_size() : kDefaultShmSize;
       if (hc.shm_size() < 0) {
         return absl::InvalidArgumentError("SHM size can not be less than 0");
       }
+      const int64_t shm = hc.shm_size() > 0 ? hc.shm_size() : kDefaultShmSize;
       add_default(Mount("/dev/shm", "tmpfs", "shm",
                         {"nosuid", "noexec", "nodev", "mode=1777", absl::StrCat("size=", shm)}));
     }
