@@ -119,6 +119,23 @@ def _system_libraries_impl(ctx):
     out.append("cc_library(\n    name = \"absl_static_group\",\n    linkopts = %r,\n)\n" %
                (["-Wl,--start-group"] + ["-l" + a for a in absl_archives] +
                 ["-Wl,--end-group"]))
+
+    # gRPC C++ without TLS (grpc++_unsecure: no OpenSSL), protobuf, glog and Abseil in one
+    # group, for static binaries that serve or call gRPC on unix sockets (berth-shim). Debian's
+    # grpc_unsecure.pc leaves out its private dependencies (upb, address_sorting, c-ares, zlib:
+    # the NEEDED entries of libgrpc_unsecure.so); libglog.pc's --static list is glog, unwind,
+    # gflags, and libunwind reads compressed debug info (lzma). glog takes only libunwind's
+    # local stepping (_ULx86_64_*): gcc_eh comes before it so the C++ runtime's _Unwind_* are
+    # gcc's (libunwind.a defines them too, and mixing both fails the link). Listed first among a
+    # binary's deps, the group resolves every gRPC symbol before the -lgrpc++ -lgrpc ... of
+    # @sys//:grpcpp are reached, so those add nothing. The archives come with the -dev packages
+    # (libgrpc++-dev, libprotobuf-dev, libgoogle-glog-dev, libunwind-dev, liblzma-dev, ...); a
+    # missing one fails only the link of the binary that uses the group.
+    grpc_archives = ["grpc++_unsecure", "grpc_unsecure", "gpr", "upb", "address_sorting",
+                     "cares", "protobuf", "z", "glog", "gflags", "gcc_eh", "unwind", "lzma"]
+    out.append("cc_library(\n    name = \"grpc_unsecure_static_group\",\n    linkopts = %r,\n)\n" %
+               (["-Wl,--start-group"] + ["-l" + a for a in grpc_archives] +
+                ["-l" + a for a in absl_archives] + ["-Wl,--end-group"]))
     ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % ctx.name)
     ctx.file("BUILD.bazel", "\n".join(out))
 

@@ -11,6 +11,8 @@ PACKAGES=(
   googletest libgtest-dev libgmock-dev
   libssl-dev libsqlite3-dev libarchive-dev libseccomp-dev libcap-dev
   nlohmann-json3-dev libcurl4-openssl-dev libboost-dev libre2-dev
+  # static archives for the fully static berth-shim (gRPC's own dependencies)
+  libc-ares-dev zlib1g-dev liblzma-dev libunwind-dev
   # runtime and tests: promtool (prometheus), base images (busybox-static), networking
   prometheus busybox-static iproute2 iptables curl ca-certificates
   # interop tests: runc (berth-containerd with another OCI runtime), skopeo (a real registry

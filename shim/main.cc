@@ -10,9 +10,16 @@
 //
 // Deviation from bootstrap.proto step 2/3, for now: `serve` binds the socket
 // itself (by path, mode 0600) instead of inheriting a listening fd 3, and
-// `start` waits (up to --start_timeout) until the socket answers gRPC health
-// before it writes bootstrap.json.
+// `start` waits (up to --start_timeout) until the socket answers Task.Connect
+// for its id before it writes bootstrap.json.
+//
+// Memory (issue #4: one shim per running container; bench/shim_mem.py
+// measures it): the binary is static and not position-independent (see
+// BUILD.bazel); the daemon serves the Task service alone (shim/rpc: no
+// health, reflection or metrics); its main thread is also the reaper; all
+// threads share one malloc arena, trimmed after start-up and after work.
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -31,11 +38,11 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "berth/shim/task/v1/bootstrap.pb.h"
+#include "berth/shim/task/v1/task.grpc.pb.h"
 #include "common/fs/fs.h"
-#include "common/grpc/probe.h"
-#include "common/grpc/server.h"
 #include "common/init/init.h"
 #include "common/proc/proc.h"
 #include "common/status/status_macros.h"
@@ -48,6 +55,7 @@
 #include "shim/process/exit_record.h"
 #include "shim/process/reaper.h"
 #include "shim/process/runtime.h"
+#include "shim/rpc/unix.h"
 #include "shim/task/bootstrap.h"
 #include "shim/task/task_service.h"
 
@@ -132,6 +140,19 @@ std::string Tail(const std::string &path) {
 
 // ---- start ----
 
+// Whether the daemon `pid` serves Task on the socket: Connect answers for `id`
+// with that pid (so a different process on a reused path does not count).
+bool ConnectAnswers(task::v1::Task::Stub &stub, const std::string &id,
+                    pid_t pid) {
+  ::grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
+  task::v1::ConnectRequest req;
+  req.set_container_id(id);
+  task::v1::ConnectResponse resp;
+  return stub.Connect(&ctx, req, &resp).ok() &&
+         resp.shim_pid() == static_cast<uint32_t>(pid);
+}
+
 absl::Status RunStart(int argc, char **argv) {
   BERTH_ASSIGN_OR_RETURN(Common c, ValidateFlags(/*need_address=*/true));
   // 1. A retried start finds the shim that is already running.
@@ -200,7 +221,8 @@ absl::Status RunStart(int argc, char **argv) {
 
   // 2. Wait until the daemon serves (or dies).
   BERTH_ASSIGN_OR_RETURN(auto channel,
-                         berth::grpc_util::DialUnix("unix://" + c.socket_path));
+                         berth::shim::rpc::DialUnix("unix://" + c.socket_path));
+  auto stub = task::v1::Task::NewStub(channel);
   const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_start_timeout);
   for (;;) {
     int status = 0;
@@ -209,11 +231,8 @@ absl::Status RunStart(int argc, char **argv) {
                                               status, ": ", Tail(log_path)));
     }
     struct stat st;
-    if (::stat(c.socket_path.c_str(), &st) == 0) {
-      absl::StatusOr<berth::grpc_util::ServingStatus> health =
-          berth::grpc_util::CheckHealth(channel, "", absl::Milliseconds(500));
-      if (health.ok() && *health == berth::grpc_util::ServingStatus::kServing)
-        break;
+    if (::stat(c.socket_path.c_str(), &st) == 0 && ConnectAnswers(*stub, c.id, pid)) {
+      break;
     }
     if (absl::Now() > deadline) {
       return fail(absl::DeadlineExceededError(
@@ -269,6 +288,8 @@ absl::Status RunServe() {
   }
 
   std::atomic<task::TaskService *> service_ptr{nullptr};
+  // It reaps on this thread once the server is up (RunUntilSignal below):
+  // nothing runs a child before that.
   process::Reaper reaper([&](pid_t pid, int status, absl::Time when) {
     if (task::TaskService *s = service_ptr.load())
       s->OnExit(pid, status, when);
@@ -303,19 +324,35 @@ absl::Status RunServe() {
   task::TaskService service(std::move(options));
   service_ptr.store(&service);
 
-  berth::grpc_util::UnixServerOptions server_options;
-  server_options.address = "unix://" + c.socket_path;
-  server_options.socket_mode = 0600;
-  server_options.socket_group = "";
+  BERTH_RETURN_IF_ERROR(
+      berth::fs::MakeDirs(
+          c.socket_path.substr(0, c.socket_path.rfind('/')), 0755),
+      "socket directory");
   BERTH_ASSIGN_OR_RETURN(
-      std::unique_ptr<berth::grpc_util::UnixGrpcServer> server,
-      berth::grpc_util::UnixGrpcServer::Start(server_options, {&service}),
+      std::unique_ptr<berth::shim::rpc::UnixServer> server,
+      berth::shim::rpc::UnixServer::Start(c.socket_path, 0600, &service),
       "serve");
   LOG(INFO) << "shim serving id=" << c.id << " ns=" << c.ns
             << " socket=" << c.socket_path << " pid=" << ::getpid();
-  berth::WaitForTerminationSignal();
+  // What start-up freed goes back to the kernel now; later, each time the
+  // shim has been quiet for a second after reaping a child (a runtime command
+  // or a container process: it has just done work).
+  ::malloc_trim(0);
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGHUP);
+  int sig;
+  while ((sig = reaper.RunUntilSignal(stop, absl::Seconds(1),
+                                      [] { ::malloc_trim(0); })) == SIGHUP) {
+    LOG(INFO) << "SIGHUP ignored: configuration reload is not supported";
+  }
+  LOG(INFO) << "shutting down signal=" << strsignal(sig);
+  // Processes keep exiting while in-flight calls drain.
+  reaper.Start();
   service.CancelWaiters();
-  server->Shutdown();
+  server->Shutdown(absl::Seconds(10));
   service_ptr.store(nullptr);
   // Events of the last moments (a delete, an exit) get a short chance to reach
   // berth-containerd; it recovers anything missed through State and Wait.
@@ -402,8 +439,15 @@ int main(int argc, char **argv) {
     if (std::strcmp(argv[i], "serve") == 0)
       serve = true;
   }
-  if (serve)
+  if (serve) {
     process::BlockSigchld();
+    // Memory (one shim per container): every thread allocates from one malloc
+    // arena, instead of one arena per thread with its own free pages.
+    ::mallopt(M_ARENA_MAX, 1);
+    // Debian builds Abseil without NDEBUG, which turns on absl::Mutex deadlock
+    // detection: a lock graph on every Mutex::Lock, in arenas of its own.
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  }
   berth::InitOptions init;
   init.daemon = serve;
   std::vector<char *> positional = berth::InitProcess(argc, argv, kUsage, init);

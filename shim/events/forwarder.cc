@@ -5,10 +5,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc/server.h"
 #include "common/status/status_macros.h"
 #include "glog/logging.h"
 #include "google/protobuf/util/time_util.h"
+#include "shim/rpc/unix.h"
 
 namespace berth::shim::events {
 namespace {
@@ -20,7 +20,7 @@ using ::google::protobuf::util::TimeUtil;
 
 absl::StatusOr<std::unique_ptr<Forwarder>> Forwarder::Create(ForwarderOptions options) {
   if (options.ns.empty()) return absl::InvalidArgumentError("events: empty namespace");
-  BERTH_ASSIGN_OR_RETURN(auto channel, grpc_util::DialUnix(options.address), "events address");
+  BERTH_ASSIGN_OR_RETURN(auto channel, rpc::DialUnix(options.address), "events address");
   auto stub = ev1::Events::NewStub(channel);
   return std::unique_ptr<Forwarder>(new Forwarder(std::move(options), std::move(stub)));
 }

@@ -4,8 +4,8 @@
 // single thread reaps them all with waitpid(-1), and everybody else asks the
 // reaper for a status instead of calling waitpid themselves (a second waitpid
 // caller would steal statuses). SIGCHLD must be blocked in every thread
-// (BlockSigchld before any thread starts); the reaper thread takes it with
-// sigtimedwait.
+// (BlockSigchld before any thread starts); the reaping thread (the daemon's
+// main thread, or one of the reaper's own) takes it with sigtimedwait.
 #pragma once
 
 #include <sys/types.h>
@@ -26,8 +26,8 @@ void BlockSigchld();
 
 class Reaper {
 public:
-  // Called on the reaper thread for every reaped pid, after its status is
-  // stored.
+  // Called on the thread that reaps (see Start and RunUntilSignal) for every
+  // reaped pid, after its status is stored.
   using ExitCallback =
       std::function<void(pid_t pid, int wait_status, absl::Time when)>;
 
@@ -35,10 +35,23 @@ public:
   // long, so a recycled pid never gets an old status.
   static constexpr absl::Duration kUnclaimedLifetime = absl::Seconds(30);
 
+  // Reaps nothing until Start or RunUntilSignal.
   explicit Reaper(ExitCallback on_exit);
-  ~Reaper(); // Stops the thread.
+  ~Reaper(); // Stop().
   Reaper(const Reaper &) = delete;
   Reaper &operator=(const Reaper &) = delete;
+
+  // Reaps on a thread of its own until Stop.
+  void Start();
+
+  // Reaps on the calling thread until one of `signals` arrives and returns
+  // that signal (they must be blocked in every thread, like SIGCHLD). Once the
+  // shim has been quiet for `idle` after reaping something (a runtime command
+  // or a container process ended, so the shim has just done work), calls
+  // `on_idle` once. The daemon's main thread runs this instead of only waiting
+  // for SIGTERM: one thread less in every shim.
+  int RunUntilSignal(const sigset_t &signals, absl::Duration idle,
+                     const std::function<void()> &on_idle);
 
   // Waits until `pid` (a child of this process) is reaped and returns its wait
   // status; a status reaped before the call (within kUnclaimedLifetime) is
@@ -50,6 +63,8 @@ public:
   // else nullopt-like NotFound. Thread-safe.
   absl::StatusOr<int> TakeIfReaped(pid_t pid);
 
+  // Stops and joins the thread of Start; Wait returns Unavailable from then
+  // on. Idempotent.
   void Stop();
 
 private:
@@ -58,6 +73,9 @@ private:
     absl::Time when;
   };
   void Loop();
+  // Reaps every exited child and forgets stale unclaimed statuses. Returns
+  // whether a child was reaped.
+  bool ReapAll();
 
   const ExitCallback on_exit_;
   absl::Mutex mu_;

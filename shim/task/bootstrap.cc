@@ -3,11 +3,11 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/digest/hasher.h"
 #include "common/fs/atomic_file.h"
 #include "common/fs/fs.h"
 #include "common/proc/proc.h"
 #include "common/status/status_macros.h"
+#include "shim/task/sha256.h"
 
 namespace berth::shim::task {
 
@@ -17,10 +17,8 @@ absl::StatusOr<std::string> ShimSocketPath(const std::string& state_dir, const s
     return absl::InvalidArgumentError("state dir must be absolute: \"" + state_dir + "\"");
   }
   if (ns.empty() || id.empty()) return absl::InvalidArgumentError("namespace and id are required");
-  digest::Sha256Hasher hasher;
-  hasher.Update(absl::StrCat(ns, "/", id));
-  BERTH_ASSIGN_OR_RETURN(digest::Digest d, hasher.Finish());
-  std::string path = absl::StrCat(state_dir, "/s/", d.hex().substr(0, 32), ".sock");
+  const std::string name = Sha256Hex(absl::StrCat(ns, "/", id)).substr(0, 32);
+  std::string path = absl::StrCat(state_dir, "/s/", name, ".sock");
   if (path.size() > kMaxSocketPathLength) {
     return absl::InvalidArgumentError(absl::StrCat("socket path ", path, " is longer than ",
                                                    kMaxSocketPathLength,
