@@ -1,6 +1,7 @@
 // berthd: berth's user-facing daemon (like dockerd). The berth CLI and other gRPC clients talk
 // to it; it reaches containers and images only through berth-containerd. This binary wires
 // flags to services and serves them on a unix socket until SIGTERM.
+#include <map>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -17,6 +18,7 @@
 #include "engine/containers/adapters.h"
 #include "engine/containers/containers_service.h"
 #include "engine/containers/store.h"
+#include "engine/events/event_journal.h"
 #include "engine/images/grpc_backend.h"
 #include "engine/images/image_store.h"
 #include "engine/images/images_service.h"
@@ -65,18 +67,30 @@ absl::Status Run() {
                          "--containerd");
 
   berth::daemon::GrpcDaemon daemon("engine");
+  // The event journal (`berth events`) comes first: everything built below publishes to it.
+  namespace bev = berth::engine::events;
+  bev::JournalOptions journal_options;
+  journal_options.path = root + "/events.log";
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<bev::EventJournal> journal,
+                         bev::EventJournal::Open(journal_options), "open event journal");
+
   berth::engine::system::SystemService::Options sys;
   sys.root_dir = root;
   sys.exec_root = exec_root;
   sys.daemon_id = engine_id;
   sys.containerd_address = containerd_address;
+  sys.events = journal.get();
   berth::engine::system::SystemService system(sys, containerd);
 
   // Images live in berth-containerd (namespace "berth"); berthd keeps only caches of them.
   berth::engine::images::GrpcBackend image_backend(containerd);
   berth::engine::images::ImageStore image_store(image_backend.backend(),
                                                 berth::engine::images::ImageStoreOptions());
-  berth::engine::images::ImagesService images(&image_store);
+  berth::engine::images::ImagesService images(
+      &image_store, [j = journal.get()](const std::string& action, const std::string& id,
+                                        std::map<std::string, std::string> attributes) {
+        j->Publish(berth::engine::v1::EVENT_TYPE_IMAGE, action, id, std::move(attributes));
+      });
 
   // Containers: berthd's records under <root>/containers; rootfs, tasks and logs through
   // berth-containerd (same namespace as the images).
@@ -88,6 +102,10 @@ absl::Status Run() {
                          "--containerd");
   ec::StoreImageResolver image_resolver(&image_store);
   ec::ManagerOptions manager_options;
+  manager_options.events = [j = journal.get()](const std::string& action, const std::string& id,
+                                               std::map<std::string, std::string> attributes) {
+    j->Publish(berth::engine::v1::EVENT_TYPE_CONTAINER, action, id, std::move(attributes));
+  };
   ec::ContainerManager manager(manager_options, container_store.get(), containerd_client.get(),
                                &image_resolver,
                                ec::OciSpecBuilder(manager_options.cgroup_parent));

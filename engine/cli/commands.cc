@@ -13,6 +13,7 @@ std::vector<std::unique_ptr<Command>> AllCommands() {
   std::vector<std::unique_ptr<Command>> cmds;
   AddImageCommands(&cmds);
   AddContainerCommands(&cmds);
+  cmds.push_back(NewEventsCommand());
   cmds.push_back(NewInfoCommand());
   cmds.push_back(NewVersionCommand());
   std::sort(cmds.begin(), cmds.end(), [](const auto& a, const auto& b) { return a->Name() < b->Name(); });

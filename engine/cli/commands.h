@@ -36,6 +36,8 @@ std::unique_ptr<Command> NewVersionCommand();
 std::unique_ptr<Command> NewInfoCommand();
 // Defined in image_commands.cc: images, image, import, save, load, tag, rmi, history.
 void AddImageCommands(std::vector<std::unique_ptr<Command>>* cmds);
+// Defined in events_command.cc.
+std::unique_ptr<Command> NewEventsCommand();
 
 // Runs the CLI on argv (without argv[0]); returns the process exit code.
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

@@ -6,6 +6,7 @@
 #include "common/grpc/status_mapping.h"
 #include "engine/images/archive.h"
 #include "engine/images/chunk_pipe.h"
+#include "engine/reference/reference.h"
 #include "glog/logging.h"
 
 namespace berth::engine::images {
@@ -29,6 +30,20 @@ absl::Status NotYet(const char* what) {
       what, " is not implemented yet: berthd does not talk to registries in this version"));
 }
 
+// Publishes one image event with the image's labels (looked up afterwards, as dockerd does:
+// a deleted image has none).
+void Emit(ImageStore* store, const ImageEventSink& events, const std::string& action,
+          const std::string& id, const std::string& name) {
+  if (!events) return;
+  std::map<std::string, std::string> attributes;
+  if (!id.empty()) {
+    absl::StatusOr<v1::Image> img = store->Inspect(id);
+    if (img.ok()) attributes.insert(img->config().labels().begin(), img->config().labels().end());
+  }
+  if (!name.empty()) attributes["name"] = name;
+  events(action, id, std::move(attributes));
+}
+
 template <typename Response>
 class FailWriter final : public ::grpc::ServerWriteReactor<Response> {
  public:
@@ -39,9 +54,9 @@ class FailWriter final : public ::grpc::ServerWriteReactor<Response> {
 // Save: writes the SaveStream's chunks, batched into messages of about 1 MiB.
 class SaveReactor final : public ::grpc::ServerWriteReactor<v1::SaveImagesResponse> {
  public:
-  SaveReactor(ImageStore* store, const v1::SaveImagesRequest& req) {
-    std::vector<std::string> refs(req.images().begin(), req.images().end());
-    absl::StatusOr<std::unique_ptr<SaveStream>> s = SaveStream::Create(*store, refs, req.format());
+  SaveReactor(ImageStore* store, const v1::SaveImagesRequest& req, const ImageEventSink* events)
+      : store_(store), events_(events), refs_(req.images().begin(), req.images().end()) {
+    absl::StatusOr<std::unique_ptr<SaveStream>> s = SaveStream::Create(*store, refs_, req.format());
     if (!s.ok()) {
       Finish(ToGrpcStatus(s.status()));
       return;
@@ -74,12 +89,21 @@ class SaveReactor final : public ::grpc::ServerWriteReactor<v1::SaveImagesRespon
       data->append(chunk);
     }
     if (data->empty()) {
+      if (*events_) {
+        for (const auto& ref : refs_) {
+          absl::StatusOr<LocalImage> img = store_->Resolve(ref);
+          if (img.ok()) Emit(store_, *events_, "save", img->id, img->id);
+        }
+      }
       Finish(::grpc::Status::OK);
       return;
     }
     StartWrite(&msg_);
   }
 
+  ImageStore* const store_;
+  const ImageEventSink* const events_;
+  std::vector<std::string> refs_;
   std::unique_ptr<SaveStream> stream_;
   v1::SaveImagesResponse msg_;
 };
@@ -157,7 +181,8 @@ class StreamingWork : public Base {
 class ImportReactor final : public StreamingWork<::grpc::ServerReadReactor<v1::ImportImageRequest>,
                                                  v1::ImportImageRequest> {
  public:
-  ImportReactor(ImageStore* store, v1::ImportImageResponse* resp) : store_(store), resp_(resp) {}
+  ImportReactor(ImageStore* store, v1::ImportImageResponse* resp, const ImageEventSink* events)
+      : store_(store), resp_(resp), events_(events) {}
 
  private:
   bool HasOptions(const v1::ImportImageRequest& r) override { return r.has_options(); }
@@ -179,6 +204,7 @@ class ImportReactor final : public StreamingWork<::grpc::ServerReadReactor<v1::I
     if (id.ok()) {
       resp_->set_image_id(*id);
       LOG(INFO) << "image imported id=" << *id << " ref=" << opts_.reference;
+      Emit(store_, *events_, "import", *id, *id);
     } else {
       VLOG(1) << "rpc=Images.Import error=\"" << id.status().message() << "\"";
     }
@@ -187,6 +213,7 @@ class ImportReactor final : public StreamingWork<::grpc::ServerReadReactor<v1::I
 
   ImageStore* store_;
   v1::ImportImageResponse* resp_;
+  const ImageEventSink* events_;
   ImportOptions opts_;
   std::string source_url_;
 };
@@ -195,7 +222,7 @@ class LoadReactor final
     : public StreamingWork<::grpc::ServerBidiReactor<v1::LoadImagesRequest, v1::LoadImagesResponse>,
                            v1::LoadImagesRequest> {
  public:
-  explicit LoadReactor(ImageStore* store) : store_(store) {}
+  LoadReactor(ImageStore* store, const ImageEventSink* events) : store_(store), events_(events) {}
 
   void OnWriteDone(bool ok) override {
     if (!ok) {
@@ -219,6 +246,7 @@ class LoadReactor final
     StopReading();
     for (const auto& l : *loaded) {
       LOG(INFO) << "image loaded id=" << l.image_id() << " ref=" << l.reference();
+      Emit(store_, *events_, "load", l.image_id(), l.image_id());
       *out_.emplace_back().mutable_loaded() = l;
     }
     WriteNext();
@@ -232,6 +260,7 @@ class LoadReactor final
   }
 
   ImageStore* store_;
+  const ImageEventSink* events_;
   std::vector<v1::LoadImagesResponse> out_;
   size_t next_ = 0;
 };
@@ -271,16 +300,26 @@ class LoadReactor final
                                                v1::TagImageResponse*) {
   absl::Status s = store_->Tag(req->image(), req->target());
   if (s.ok()) LOG(INFO) << "image tagged image=" << req->image() << " tag=" << req->target();
+  if (s.ok() && events_) {
+    absl::StatusOr<reference::Reference> ref = reference::ParseWithDefaultTag(req->target());
+    absl::StatusOr<LocalImage> img = store_->Resolve(req->target());
+    if (ref.ok() && img.ok()) Emit(store_, events_, "tag", img->id, ref->FamiliarString());
+  }
   return Done(ctx, "Tag", s);
 }
 
 ::grpc::ServerUnaryReactor* ImagesService::Remove(::grpc::CallbackServerContext* ctx,
                                                   const v1::RemoveImageRequest* req,
                                                   v1::RemoveImageResponse* resp) {
+  // The id the untagged references belonged to, for their events.
+  absl::StatusOr<LocalImage> before = absl::NotFoundError("no event sink");
+  if (events_) before = store_->Resolve(req->image());
   absl::StatusOr<std::vector<v1::ImageDeleteEntry>> r = store_->Remove(req->image(), req->force());
   if (r.ok()) {
     for (auto& e : *r) {
       if (e.has_deleted()) LOG(INFO) << "image deleted id=" << e.deleted();
+      if (e.has_untagged() && before.ok()) Emit(store_, events_, "untag", before->id, before->id);
+      if (e.has_deleted()) Emit(store_, events_, "delete", e.deleted(), e.deleted());
       *resp->add_entries() = std::move(e);
     }
   }
@@ -291,25 +330,40 @@ class LoadReactor final
                                                  const v1::PruneImagesRequest* req,
                                                  v1::PruneImagesResponse* resp) {
   absl::StatusOr<v1::PruneImagesResponse> r = store_->Prune(*req);
-  if (r.ok()) *resp = std::move(*r);
+  if (r.ok()) {
+    *resp = std::move(*r);
+    if (events_) {
+      // Each pruned image's entries are its untagged references, then its deletion.
+      int untagged = 0;
+      for (const auto& e : resp->entries()) {
+        if (e.has_untagged()) ++untagged;
+        if (!e.has_deleted()) continue;
+        for (; untagged > 0; --untagged) {
+          Emit(store_, events_, "untag", e.deleted(), e.deleted());
+        }
+        Emit(store_, events_, "delete", e.deleted(), e.deleted());
+      }
+      events_("prune", "", {{"reclaimed", absl::StrCat(resp->space_reclaimed())}});
+    }
+  }
   return Done(ctx, "Prune", r.status());
 }
 
 ::grpc::ServerWriteReactor<v1::SaveImagesResponse>* ImagesService::Save(
     ::grpc::CallbackServerContext*, const v1::SaveImagesRequest* req) {
-  return new SaveReactor(store_, *req);
+  return new SaveReactor(store_, *req, &events_);
 }
 
 ::grpc::ServerBidiReactor<v1::LoadImagesRequest, v1::LoadImagesResponse>* ImagesService::Load(
     ::grpc::CallbackServerContext*) {
-  auto* r = new LoadReactor(store_);
+  auto* r = new LoadReactor(store_, &events_);
   r->Begin();
   return r;
 }
 
 ::grpc::ServerReadReactor<v1::ImportImageRequest>* ImagesService::Import(
     ::grpc::CallbackServerContext*, v1::ImportImageResponse* resp) {
-  auto* r = new ImportReactor(store_, resp);
+  auto* r = new ImportReactor(store_, resp, &events_);
   r->Begin();
   return r;
 }

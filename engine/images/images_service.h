@@ -8,15 +8,28 @@
 // worker thread owned by the call's reactor (joined when the call is done).
 #pragma once
 
+#include <functional>
+#include <map>
+#include <string>
+
 #include "berth/engine/v1/images.grpc.pb.h"
 #include "engine/images/image_store.h"
 
 namespace berth::engine::images {
 
+// Receives image events (berthd's event journal) as dockerd's LogImageEvent names them:
+// "tag", "untag", "delete", "import", "load", "save", and "prune" (id "", attribute
+// "reclaimed" in bytes), with the image id and the attributes "name" (the new reference for
+// "tag", the image id otherwise, as in Docker) plus the image's config labels while it still
+// exists. Called after the operation succeeded, on gRPC or worker threads; must not block.
+using ImageEventSink = std::function<void(const std::string& action, const std::string& id,
+                                          std::map<std::string, std::string> attributes)>;
+
 class ImagesService final : public v1::Images::CallbackService {
  public:
-  // `store` is not owned and must outlive the service.
-  explicit ImagesService(ImageStore* store) : store_(store) {}
+  // `store` is not owned and must outlive the service. `events` may be empty (no events).
+  explicit ImagesService(ImageStore* store, ImageEventSink events = nullptr)
+      : store_(store), events_(std::move(events)) {}
 
   ::grpc::ServerUnaryReactor* List(::grpc::CallbackServerContext* ctx,
                                    const v1::ListImagesRequest* req,
@@ -58,6 +71,7 @@ class ImagesService final : public v1::Images::CallbackService {
 
  private:
   ImageStore* const store_;
+  const ImageEventSink events_;
 };
 
 }  // namespace berth::engine::images

@@ -2,8 +2,12 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/grpc/stream_queue.h"
 #include "common/version/version.h"
 #include "glog/logging.h"
 
@@ -17,6 +21,79 @@ struct ContainerdVersionCall {
   ::grpc::ClientContext ctx;
   cdv::VersionRequest req;
   cdv::VersionResponse resp;
+};
+
+// One Events call. The replay may block on a slow client (SendWait), and the stream must end
+// when `until` passes even if no event comes, so a worker thread owned by the call subscribes
+// and then waits for `until`; it is joined when the call is done.
+class EventsReactor final : public grpc_util::QueuedWriteReactor<v1::Event> {
+ public:
+  EventsReactor(events::EventJournal* journal, const v1::EventsRequest& req) {
+    if (journal == nullptr) {
+      outlet().Close(absl::UnavailableError("berthd keeps no event journal"));
+      return;
+    }
+    absl::StatusOr<events::EventFilter> filter = events::EventFilter::Parse(req.filters());
+    if (!filter.ok()) {
+      outlet().Close(filter.status());
+      return;
+    }
+    events::SubscribeOptions o;
+    o.filter = std::move(*filter);
+    using google::protobuf::util::TimeUtil;
+    if (req.has_since()) {
+      o.since = absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(req.since()));
+    }
+    if (req.has_until()) {
+      o.until = absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(req.until()));
+    }
+    if (o.since.has_value() && o.until.has_value() && *o.since > *o.until) {
+      outlet().Close(absl::InvalidArgumentError("since must not be after until"));
+      return;
+    }
+    VLOG(1) << "rpc=System.Events filters=" << req.filters_size()
+            << " since=" << (o.since ? absl::FormatTime(*o.since) : "-")
+            << " until=" << (o.until ? absl::FormatTime(*o.until) : "-");
+    worker_ = std::thread([this, journal, o = std::move(o)] { Run(journal, o); });
+  }
+
+ private:
+  void Run(events::EventJournal* journal, const events::SubscribeOptions& o) {
+    grpc_util::Outlet<v1::Event> out = outlet();
+    events::EventHandlers h;
+    h.replay = [out](const events::Event& e) { return out.SendWait(events::ToProto(e)); };
+    h.live = [out](const events::Event& e) { return out.Send(events::ToProto(e)); };
+    h.end = [out](const absl::Status& s) { out.Close(s); };
+    absl::StatusOr<std::unique_ptr<events::EventJournal::Subscription>> sub =
+        journal->Subscribe(o, std::move(h));
+    if (!sub.ok()) {
+      out.Close(sub.status());
+      return;
+    }
+    if (!o.until.has_value()) {
+      // Live until the client goes away: OnFinished cancels the subscription.
+      absl::MutexLock l(&mu_);
+      sub_ = std::move(*sub);
+      return;
+    }
+    // Events stamped up to `until` were delivered under the journal's lock before Cancel
+    // returns, so none of them is cut off by the Close.
+    call_done_.WaitForNotificationWithDeadline(*o.until);
+    (*sub)->Cancel();
+    out.Close(absl::OkStatus());
+  }
+
+  void OnFinished() override {
+    call_done_.Notify();
+    if (worker_.joinable()) worker_.join();
+    absl::MutexLock l(&mu_);
+    sub_.reset();
+  }
+
+  std::thread worker_;
+  absl::Notification call_done_;
+  absl::Mutex mu_;
+  std::unique_ptr<events::EventJournal::Subscription> sub_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -114,6 +191,11 @@ void SystemService::FetchContainerdVersion(v1::ComponentVersion* out,
     reactor->Finish(::grpc::Status::OK);
   });
   return reactor;
+}
+
+::grpc::ServerWriteReactor<v1::Event>* SystemService::Events(::grpc::CallbackServerContext*,
+                                                             const v1::EventsRequest* req) {
+  return new EventsReactor(options_.events, *req);
 }
 
 }  // namespace berth::engine::system

@@ -1,5 +1,6 @@
 // gRPC adapter for berth.engine.v1.System: ping, versions of berthd and the berth-containerd
-// behind it, and host/engine facts for `berth info`.
+// behind it, host/engine facts for `berth info`, and the event stream of `berth events` (read
+// from the EventJournal).
 #pragma once
 
 #include <memory>
@@ -10,6 +11,7 @@
 #include "absl/time/time.h"
 #include "berth/containerd/version/v1/version.grpc.pb.h"
 #include "berth/engine/v1/system.grpc.pb.h"
+#include "engine/events/event_journal.h"
 #include "engine/system/host_info.h"
 
 namespace berth::engine::system {
@@ -25,6 +27,8 @@ class SystemService final : public ::berth::engine::v1::System::CallbackService 
     std::string containerd_address;
     // How long Version/Info wait for berth-containerd before reporting it unreachable.
     absl::Duration containerd_timeout = absl::Seconds(2);
+    // Source of Events (not owned, outlives the service); Events is UNAVAILABLE without one.
+    events::EventJournal* events = nullptr;
   };
 
   // `containerd` is the (lazily connecting) channel to berth-containerd.
@@ -37,6 +41,11 @@ class SystemService final : public ::berth::engine::v1::System::CallbackService 
                                       v1::VersionResponse* resp) override;
   ::grpc::ServerUnaryReactor* Info(::grpc::CallbackServerContext* ctx,
                                    const v1::InfoRequest* req, v1::InfoResponse* resp) override;
+  // Replays the journal from `since`, then streams live events; ends with OK once `until`
+  // passes, INVALID_ARGUMENT for a bad filter or since > until, RESOURCE_EXHAUSTED when the
+  // client does not keep up.
+  ::grpc::ServerWriteReactor<v1::Event>* Events(::grpc::CallbackServerContext* ctx,
+                                                const v1::EventsRequest* req) override;
 
  private:
   // Asks berth-containerd for its version without blocking a server thread, fills `out`
