@@ -80,6 +80,29 @@ absl::Status Run() {
   sys.daemon_id = engine_id;
   sys.containerd_address = containerd_address;
   sys.events = journal.get();
+  // The stores are made below; Info only runs once the server serves, after they exist.
+  berth::engine::containers::ContainerStore* count_containers = nullptr;
+  berth::engine::images::ImageStore* count_images = nullptr;
+  sys.fill_counts = [&count_containers, &count_images](berth::engine::v1::InfoResponse* r) {
+    if (count_containers != nullptr) {
+      for (const auto& c : count_containers->List()) {
+        r->set_containers(r->containers() + 1);
+        switch (c.container().state().status()) {
+          case berth::engine::v1::CONTAINER_STATUS_RUNNING:
+            r->set_containers_running(r->containers_running() + 1);
+            break;
+          case berth::engine::v1::CONTAINER_STATUS_PAUSED:
+            r->set_containers_paused(r->containers_paused() + 1);
+            break;
+          default:
+            r->set_containers_stopped(r->containers_stopped() + 1);
+        }
+      }
+    }
+    if (count_images != nullptr) {
+      if (auto images = count_images->List(); images.ok()) r->set_images(images->size());
+    }
+  };
   berth::engine::system::SystemService system(sys, containerd);
 
   // Images live in berth-containerd (namespace "berth"); berthd keeps only caches of them.
@@ -101,6 +124,8 @@ absl::Status Run() {
                          berth::containerd_client::Client::Dial(containerd_address, "berth"),
                          "--containerd");
   ec::StoreImageResolver image_resolver(&image_store);
+  count_containers = container_store.get();
+  count_images = &image_store;
   ec::ManagerOptions manager_options;
   manager_options.events = [j = journal.get()](const std::string& action, const std::string& id,
                                                std::map<std::string, std::string> attributes) {

@@ -182,8 +182,8 @@ void SystemService::FetchContainerdVersion(v1::ComponentVersion* out,
   resp->set_server_version(kVersion);
   *resp->mutable_system_time() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
-  // Container, image, volume and network counts stay 0 until berthd keeps those objects
-  // (TODO(berth): #5); they are real zeros, not placeholders, since nothing can exist yet.
+  // Volumes and networks do not exist yet (other issues): their counts are real zeros.
+  if (options_.fill_counts) options_.fill_counts(resp);
   FillEngineVersion(resp->mutable_engine());
   auto* reactor = ctx->DefaultReactor();
   FetchContainerdVersion(resp->mutable_containerd(), [reactor, resp] {

@@ -3,6 +3,7 @@
 // from the EventJournal).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,9 @@ class SystemService final : public ::berth::engine::v1::System::CallbackService 
     absl::Duration containerd_timeout = absl::Seconds(2);
     // Source of Events (not owned, outlives the service); Events is UNAVAILABLE without one.
     events::EventJournal* events = nullptr;
+    // Fills Info's object counts (containers by state, images) from berthd's stores; counts
+    // stay 0 without it.
+    std::function<void(v1::InfoResponse*)> fill_counts;
   };
 
   // `containerd` is the (lazily connecting) channel to berth-containerd.
