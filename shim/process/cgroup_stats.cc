@@ -215,4 +215,15 @@ absl::StatusOr<tv1::TaskMetrics> ReadCgroupMetrics(const CgroupDirs& dirs) {
   return m;
 }
 
+absl::StatusOr<uint64_t> ReadOomKills(const CgroupDirs& dirs) {
+  if (dirs.memory.empty()) return absl::FailedPreconditionError("no memory cgroup");
+  const std::string file =
+      dirs.memory + (dirs.version == 2 ? "/memory.events" : "/memory.oom_control");
+  if (!Exists(file)) return absl::NotFoundError(file + " is gone");
+  std::map<std::string, uint64_t> keyed = ReadKeyed(file);
+  auto it = keyed.find("oom_kill");
+  if (it == keyed.end()) return absl::FailedPreconditionError(file + " has no oom_kill");
+  return it->second;
+}
+
 }  // namespace berth::shim::process

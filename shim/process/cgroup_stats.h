@@ -33,4 +33,10 @@ absl::StatusOr<CgroupDirs> FindCgroupDirs(pid_t pid, const CgroupRoots& roots = 
 // One sample. Errors as FindCgroupDirs; a missing controller is not an error (its fields stay 0).
 absl::StatusOr<::berth::types::v1::TaskMetrics> ReadCgroupMetrics(const CgroupDirs& dirs);
 
+// How many processes the OOM killer has killed in the memory cgroup: `oom_kill` of
+// memory.oom_control (v1, kernel 4.13+) or memory.events (v2). NotFound when the file is gone
+// (the cgroup was removed); FailedPrecondition when there is no memory controller or the kernel
+// does not count OOM kills.
+absl::StatusOr<uint64_t> ReadOomKills(const CgroupDirs& dirs);
+
 }  // namespace berth::shim::process

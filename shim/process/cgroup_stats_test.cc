@@ -105,6 +105,31 @@ TEST(CgroupStatsTest, ReadsTheV2UnifiedDirectory) {
   EXPECT_EQ(m->blkio().devices(0).write_bytes(), 20u);
 }
 
+TEST(CgroupStatsTest, ReadsOomKillsFromV1AndV2Files) {
+  auto dir = TempDir::Create();
+  ASSERT_THAT(dir, IsOk());
+  CgroupDirs v1;
+  v1.version = 1;
+  v1.memory = dir->Sub("v1");
+  Put(v1.memory + "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+  auto kills = ReadOomKills(v1);
+  ASSERT_THAT(kills, IsOk());
+  EXPECT_EQ(*kills, 3u);
+  CgroupDirs v2;
+  v2.version = 2;
+  v2.memory = dir->Sub("v2");
+  Put(v2.memory + "/memory.events", "low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\n");
+  kills = ReadOomKills(v2);
+  ASSERT_THAT(kills, IsOk());
+  EXPECT_EQ(*kills, 1u);
+  // An old kernel without the counter, a removed cgroup, no memory controller.
+  Put(v1.memory + "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n");
+  EXPECT_THAT(ReadOomKills(v1), StatusIs(absl::StatusCode::kFailedPrecondition));
+  v2.memory = dir->Sub("gone");
+  EXPECT_THAT(ReadOomKills(v2), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(ReadOomKills(CgroupDirs{}), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
 TEST(CgroupStatsTest, GoneProcessIsNotFound) {
   auto dir = TempDir::Create();
   ASSERT_THAT(dir, IsOk());

@@ -60,6 +60,28 @@ absl::Status TaskService::UnmountRootfs() {
   return absl::OkStatus();
 }
 
+void TaskService::WatchOom(pid_t pid) {
+  // Runs on the loop thread and only publishes: it never takes mu_ (see oom_watcher_).
+  auto on_oom = [this] {
+    LOG(INFO) << "container oom id=" << options_.id;
+    ev1::TaskOOM ev;
+    ev.set_container_id(options_.id);
+    Publish("/tasks/oom", ev);
+  };
+  absl::StatusOr<process::CgroupDirs> dirs = process::FindCgroupDirs(pid);
+  absl::StatusOr<std::unique_ptr<process::OomWatcher>> watcher =
+      dirs.ok() ? process::OomWatcher::Create(options_.loop, *dirs, std::move(on_oom))
+                : dirs.status();
+  if (!watcher.ok()) {
+    LOG(WARNING) << "oom events off id=" << options_.id << " error=\""
+                 << watcher.status().message() << "\"";
+    return;
+  }
+  VLOG(1) << "oom watch id=" << options_.id << " cgroup=" << dirs->memory;
+  absl::MutexLock lock(&mu_);
+  oom_watcher_ = std::move(*watcher);
+}
+
 absl::Status TaskService::DoCreate(const v1::CreateRequest& req, v1::CreateResponse* resp) {
   if (req.bundle() != options_.bundle) {
     return absl::InvalidArgumentError(
@@ -155,6 +177,7 @@ absl::Status TaskService::DoCreate(const v1::CreateRequest& req, v1::CreateRespo
   }
   std::move(undo).Cancel();
   std::move(unmount).Cancel();
+  WatchOom(pid);
   LOG(INFO) << "container created id=" << options_.id << " pid=" << pid;
   ev1::TaskCreate ev;
   ev.set_container_id(options_.id);
@@ -255,6 +278,7 @@ absl::Status TaskService::DoDeleteInit(v1::DeleteResponse* resp) {
   ev1::TaskDelete ev;
   {
     absl::MutexLock lock(&mu_);
+    oom_watcher_.reset();
     init_.phase = Phase::kDeleted;
     resp->set_pid(static_cast<uint32_t>(init_.who.pid));
     if (init_.exit.has_value()) {

@@ -29,6 +29,7 @@ TaskService::~TaskService() {
   std::vector<std::shared_ptr<io::ProcessIo>> ios;
   {
     absl::MutexLock lock(&mu_);
+    oom_watcher_.reset();
     if (init_.io) ios.push_back(std::move(init_.io));
     for (auto& [id, p] : execs_) {
       if (p->io) ios.push_back(std::move(p->io));

@@ -30,6 +30,7 @@
 #include "shim/events/publisher.h"
 #include "shim/io/event_loop.h"
 #include "shim/io/process_io.h"
+#include "shim/process/oom_watcher.h"
 #include "shim/process/reaper.h"
 #include "shim/process/runtime.h"
 
@@ -169,6 +170,9 @@ class TaskService final : public v1::Task::CallbackService {
   // unmounts the rootfs.
   absl::Status ForceDelete();
   absl::Status UnmountRootfs();
+  // Starts publishing /tasks/oom for the memory cgroup of the init process `pid`; a shim that
+  // cannot watch (no memory controller, old kernel) logs it and goes on.
+  void WatchOom(pid_t pid);
   // exec_process.cc
   absl::Status DoExec(const v1::ExecRequest& req);
   absl::Status DoStartExec(const std::string& exec_id, v1::StartResponse* resp);
@@ -195,6 +199,9 @@ class TaskService final : public v1::Task::CallbackService {
   Process init_ ABSL_GUARDED_BY(mu_);
   std::string log_path_ ABSL_GUARDED_BY(mu_);
   bool rootfs_mounted_ ABSL_GUARDED_BY(mu_) = false;
+  // From Create until Delete. Its callback only publishes (never takes mu_), so it may be
+  // destroyed under mu_.
+  std::unique_ptr<process::OomWatcher> oom_watcher_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<Process>> execs_ ABSL_GUARDED_BY(mu_);
   int next_listener_ ABSL_GUARDED_BY(mu_) = 1;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;

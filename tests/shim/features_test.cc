@@ -1,7 +1,8 @@
 // berth-shim features end to end (root only, real berth-runc and busybox): rootfs overlay
 // mounts, Attach with stdin, terminals with resize, exec processes, pause/resume, pids,
-// update, stats, events (to a fake Events server on the shim's --address), a shim killed with
-// -9 cleaned up by `berth-shim delete`, and bad inputs. TearDown checks nothing is left.
+// update, stats, events (to a fake Events server on the shim's --address), an OOM kill
+// published as /tasks/oom, a shim killed with -9 cleaned up by `berth-shim delete`, and bad
+// inputs. TearDown checks nothing is left.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "berth/containerd/events/v1/events.grpc.pb.h"
+#include "berth/containerd/events/v1/payloads.pb.h"
 #include "glog/logging.h"
 #include "shim/process/cgroup_stats.h"
 #include "tests/shim/shim_fixture.h"
@@ -392,6 +394,43 @@ TEST_F(ShimFeaturesTest, ExecPauseResumePidsUpdateStatsAndEvents) {
     EXPECT_EQ(e.namespace_(), "test");
     EXPECT_GT(e.timestamp().seconds(), 0);
   }
+}
+
+// A container over its 8 MiB memory limit is killed by the kernel's OOM killer: the shim
+// sees the kill in the memory cgroup (v1 eventfd on memory.oom_control here) and publishes
+// /tasks/oom once, and the process exits with 128 + SIGKILL.
+TEST_F(ShimFeaturesTest, OomKillIsPublishedAsTaskOom) {
+  MakeBundle({"sh", "-c", "x=a; while true; do x=$x$x; done"});
+  {
+    json spec = json::parse(*fs::ReadFile(bundle_ + "/config.json"));
+    spec["linux"]["resources"]["memory"]["limit"] = 8 * 1024 * 1024;
+    ASSERT_THAT(fs::WriteFileAtomically(bundle_ + "/config.json", spec.dump(), 0644), IsOk());
+  }
+  StartShim();
+  ASSERT_GT(CreateAndStart(CreateRequest()), 0u);
+  EXPECT_EQ(Wait().exit_status(), 137u);
+  ASSERT_TRUE(berth::testing::WaitFor(
+      [&] {
+        auto t = events_.topics();
+        return std::count(t.begin(), t.end(), "/tasks/oom") > 0;
+      },
+      absl::Seconds(10)))
+      << absl::StrJoin(events_.topics(), " ") << "\nshim log:\n"
+      << berth::testing::ReadFileOrEmpty(bundle_ + "/shim.log");
+  int ooms = 0;
+  for (const auto& e : events_.envelopes()) {
+    if (e.topic() != "/tasks/oom") continue;
+    ++ooms;
+    ev1::TaskOOM oom;
+    ASSERT_TRUE(e.event().UnpackTo(&oom));
+    EXPECT_EQ(oom.container_id(), id_);
+  }
+  // One process, one kill: one event (the cgroup's removal at Delete must not add another).
+  EXPECT_EQ(Delete(), ::grpc::StatusCode::OK);
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(ooms, 1);
+  auto t = events_.topics();
+  EXPECT_EQ(std::count(t.begin(), t.end(), "/tasks/oom"), 1) << absl::StrJoin(t, " ");
 }
 
 TEST_F(ShimFeaturesTest, BadInputsGetTheDocumentedCodesAndLeaveNothing) {
