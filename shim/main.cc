@@ -13,6 +13,19 @@
 // `start` waits (up to --start_timeout) until the socket answers Task.Connect
 // for its id before it writes bootstrap.json.
 //
+// Upgrade in place (issue #4): SIGUSR2 makes the daemon re-exec a new binary (--upgrade_binary,
+// else its argv[0]) as `serve <same flags> --restore=<bundle>/upgrade.json` without stopping the
+// container. It keeps its pid, so it stays the container's parent and subreaper and
+// bootstrap.json stays valid. Under the Task service's operations lock (no runtime call in
+// flight) it writes the init process's state (TaskService::Upgrade) and leaves the init
+// process's stdio pipes open across execve; the new image rebinds the socket by path (gRPC
+// cannot adopt a listening fd: clients reconnect), takes the state and pipes back
+// (TaskService::Restore), reopens the json-file log and reaps what exited meanwhile (such exits
+// stay zombies until then, so none is lost). Not handed over, so the upgrade is refused (logged,
+// the shim keeps running) while they exist: terminals, exec processes, a stdin path being
+// copied. Attach streams, pending Wait calls and event forwarding connections are dropped; their
+// clients see the connection end and retry.
+//
 // Memory (issue #4: one shim per running container; bench/shim_mem.py
 // measures it): the binary is static and not position-independent (see
 // BUILD.bazel); the daemon serves the Task service alone (shim/rpc: no
@@ -58,6 +71,7 @@
 #include "shim/rpc/unix.h"
 #include "shim/task/bootstrap.h"
 #include "shim/task/task_service.h"
+#include "shim/task/upgrade_state.h"
 
 ABSL_FLAG(std::string, namespace, "",
           "berth-containerd namespace of the container");
@@ -74,6 +88,10 @@ ABSL_FLAG(std::string, runtime_root, "",
 ABSL_FLAG(bool, systemd_cgroup, false, "pass --systemd-cgroup to the runtime");
 ABSL_FLAG(std::string, shim_cgroup, "",
           "cgroup v2 path the daemon moves itself into");
+ABSL_FLAG(std::string, upgrade_binary, "",
+          "binary the daemon re-executes on SIGUSR2; default its argv[0]");
+ABSL_FLAG(std::string, restore, "",
+          "(internal) state file of the shim image this one replaces");
 ABSL_FLAG(absl::Duration, start_timeout, absl::Seconds(10),
           "how long `start` waits for the daemon to serve");
 
@@ -279,7 +297,33 @@ absl::Status JoinCgroup(const std::string &cgroup) {
   return absl::OkStatus();
 }
 
-absl::Status RunServe() {
+constexpr char kRestoreFlag[] = "--restore=";
+
+// The exec of an upgrade: `argv` with --restore=<state_file> instead of any earlier one. Returns
+// only on failure.
+absl::Status ExecUpgrade(int argc, char **argv, const std::string &state_file) {
+  std::string binary = absl::GetFlag(FLAGS_upgrade_binary);
+  if (binary.empty())
+    binary = argv[0];
+  // `serve` runs in the bundle directory: a relative argv[0] means nothing there.
+  if (binary.empty() || binary[0] != '/')
+    binary = "/proc/self/exe";
+  std::vector<std::string> args;
+  for (int i = 0; i < argc; ++i) {
+    if (!absl::StartsWith(argv[i], kRestoreFlag))
+      args.push_back(argv[i]);
+  }
+  args.push_back(kRestoreFlag + state_file);
+  std::vector<char *> cargs;
+  for (auto &a : args)
+    cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  google::FlushLogFiles(google::GLOG_INFO);
+  ::execve(binary.c_str(), cargs.data(), environ);
+  return absl::ErrnoToStatus(errno, "exec " + binary);
+}
+
+absl::Status RunServe(int argc, char **argv) {
   BERTH_ASSIGN_OR_RETURN(Common c, ValidateFlags(/*need_address=*/false));
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     return absl::ErrnoToStatus(errno, "subreaper");
@@ -323,6 +367,15 @@ absl::Status RunServe() {
   options.on_shutdown = [] { ::kill(::getpid(), SIGTERM); };
   task::TaskService service(std::move(options));
   service_ptr.store(&service);
+  if (const std::string restore = absl::GetFlag(FLAGS_restore); !restore.empty()) {
+    // Before the reaper runs, so that an init process that exited meanwhile is recorded.
+    absl::StatusOr<task::UpgradeState> state = task::ReadUpgradeState(restore);
+    absl::Status s = state.ok() ? service.Restore(*state) : state.status();
+    ::unlink(restore.c_str());
+    // Still serve: the container (if any) is only reachable through this shim.
+    if (!s.ok())
+      LOG(ERROR) << "restore after upgrade failed error=\"" << s.message() << "\"";
+  }
 
   BERTH_RETURN_IF_ERROR(
       berth::fs::MakeDirs(
@@ -343,10 +396,20 @@ absl::Status RunServe() {
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGHUP);
+  sigaddset(&stop, SIGUSR2);
   int sig;
-  while ((sig = reaper.RunUntilSignal(stop, absl::Seconds(1),
-                                      [] { ::malloc_trim(0); })) == SIGHUP) {
-    LOG(INFO) << "SIGHUP ignored: configuration reload is not supported";
+  for (;;) {
+    sig = reaper.RunUntilSignal(stop, absl::Seconds(1), [] { ::malloc_trim(0); });
+    if (sig == SIGHUP) {
+      LOG(INFO) << "SIGHUP ignored: configuration reload is not supported";
+    } else if (sig == SIGUSR2) {
+      // Returns only when the upgrade did not happen.
+      absl::Status s = service.Upgrade(c.bundle + "/upgrade.json",
+                                       [&] { return ExecUpgrade(argc, argv, c.bundle + "/upgrade.json"); });
+      LOG(WARNING) << "upgrade not done, still serving error=\"" << s.message() << "\"";
+    } else {
+      break;
+    }
   }
   LOG(INFO) << "shutting down signal=" << strsignal(sig);
   // Processes keep exiting while in-flight calls drain.
@@ -441,6 +504,11 @@ int main(int argc, char **argv) {
   }
   if (serve) {
     process::BlockSigchld();
+    // SIGUSR2 (upgrade) is taken by the reaping thread like the termination signals.
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    ::pthread_sigmask(SIG_BLOCK, &usr2, nullptr);
     // Memory (one shim per container): every thread allocates from one malloc
     // arena, instead of one arena per thread with its own free pages.
     ::mallopt(M_ARENA_MAX, 1);
@@ -460,7 +528,7 @@ int main(int argc, char **argv) {
   if (command == "start") {
     s = RunStart(argc, argv);
   } else if (command == "serve") {
-    s = RunServe();
+    s = RunServe(argc, argv);
   } else if (command == "delete") {
     s = RunDelete();
   } else {

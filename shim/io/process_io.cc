@@ -492,6 +492,81 @@ void ProcessIo::Close() {
   done.WaitForNotification();
 }
 
+absl::StatusOr<std::unique_ptr<ProcessIo>> ProcessIo::Adopt(EventLoop* loop,
+                                                            ProcessIoOptions options,
+                                                            HandedOver fds) {
+  if (options.terminal) return absl::InvalidArgumentError("a terminal is not handed over");
+  options.stdin_mode = ResolveStdinMode(options.stdin_mode, options.stdin_path);
+  std::unique_ptr<ProcessIo> io(new ProcessIo(loop, std::move(options)));
+  {
+    absl::MutexLock lock(&io->mu_);
+    // Owned from here on (the destructor closes them), with FD_CLOEXEC again.
+    for (auto [from, to] : {std::pair{fds.stdout_fd, &io->out_fd_},
+                            std::pair{fds.stderr_fd, &io->err_fd_},
+                            std::pair{fds.stdin_fd, &io->stdin_fd_}}) {
+      if (from < 0) continue;
+      *to = from;
+      if (::fcntl(from, F_SETFD, FD_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "fcntl");
+    }
+    if (io->stdin_fd_ < 0) io->stdin_closed_ = true;
+    if (io->out_fd_ < 0 && io->err_fd_ < 0) io->output_done_ = true;
+    if (!io->options_.stdout_path.empty()) {
+      BERTH_ASSIGN_OR_RETURN(io->out_path_fd_, OpenOutputPath(io->options_.stdout_path));
+    }
+    if (!io->options_.stderr_path.empty()) {
+      BERTH_ASSIGN_OR_RETURN(io->err_path_fd_, OpenOutputPath(io->options_.stderr_path));
+    }
+  }
+  BERTH_RETURN_IF_ERROR(io->Start(), "adopt stdio");
+  return io;
+}
+
+absl::StatusOr<ProcessIo::HandedOver> ProcessIo::Detach() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (options_.terminal) return absl::FailedPreconditionError("a terminal is not handed over");
+    if (stdin_source_fd_ >= 0) {
+      return absl::FailedPreconditionError("a stdin path being copied is not handed over");
+    }
+    if (closed_) return absl::FailedPreconditionError("stdio already closed");
+  }
+  absl::StatusOr<HandedOver> result;
+  auto detach = [this, &result] {
+    absl::MutexLock lock(&mu_);
+    HandedOver h;
+    for (auto [fd, out] : {std::pair{&out_fd_, &h.stdout_fd}, std::pair{&err_fd_, &h.stderr_fd},
+                           std::pair{&stdin_fd_, &h.stdin_fd}}) {
+      if (*fd < 0) continue;
+      if (started_) loop_->Remove(*fd);
+      if (::fcntl(*fd, F_SETFD, 0) != 0) {
+        result = absl::ErrnoToStatus(errno, "fcntl");
+        return;
+      }
+      *out = *fd;
+      *fd = -1;
+    }
+    result = h;
+  };
+  bool registered;
+  {
+    absl::MutexLock lock(&mu_);
+    registered = started_;
+  }
+  if (!registered || loop_->InLoopThread()) {
+    detach();
+  } else {
+    absl::Notification done;
+    loop_->Post([&] {
+      detach();
+      done.Notify();
+    });
+    done.WaitForNotification();
+  }
+  // What is left (the stdout/stderr path fds) is this object's to close.
+  Close();
+  return result;
+}
+
 void ProcessIo::CloseOnLoop() {
   CloseFd(child_stdin_);
   CloseFd(child_stdout_);

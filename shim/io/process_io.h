@@ -74,6 +74,22 @@ class ProcessIo {
   // without a reader), errno-derived codes. `loop` must outlive the object.
   static absl::StatusOr<std::unique_ptr<ProcessIo>> Create(EventLoop* loop,
                                                            ProcessIoOptions options);
+  // Shim upgrade (shim/main.cc): the fds a ProcessIo without a terminal hands over. -1 = none.
+  struct HandedOver {
+    int stdout_fd = -1, stderr_fd = -1, stdin_fd = -1;
+  };
+  // Takes over the fds of a process that a previous shim image started with `options` (no
+  // terminal, no STDIN_MODE_PATH copying): reopens the stdout/stderr paths and starts copying.
+  // InvalidArgument for a terminal. `loop` must outlive the object.
+  static absl::StatusOr<std::unique_ptr<ProcessIo>> Adopt(EventLoop* loop,
+                                                          ProcessIoOptions options,
+                                                          HandedOver fds);
+  // Stops copying (on the loop thread, so no chunk is half-handled) and gives up ownership of
+  // the fds still open, which stay open and lose FD_CLOEXEC; the object is closed afterwards.
+  // FailedPrecondition with a terminal or an active stdin path (neither is handed over), and
+  // then nothing changed.
+  absl::StatusOr<HandedOver> Detach();
+
   // Close()s.
   ~ProcessIo();
   ProcessIo(const ProcessIo&) = delete;
@@ -91,6 +107,8 @@ class ProcessIo {
   void Close();
 
   bool terminal() const { return options_.terminal; }
+  // The json-file log, null without one.
+  const std::shared_ptr<JsonFileLogger>& logger() const { return options_.logger; }
   StdinMode stdin_mode() const { return options_.stdin_mode; }
   // Whether stdin can still be written (OPEN/ONCE and not closed). Thread-safe.
   bool StdinWritable() const;

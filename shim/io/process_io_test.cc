@@ -142,6 +142,69 @@ TEST(ProcessIoTest, CopiesOutputToSinksLogAndPathsAndStdinFromClients) {
   EXPECT_THAT(log, ::testing::HasSubstr("\"log\":\"oops\\n\",\"stream\":\"stderr\""));
 }
 
+// Shim upgrade: Detach leaves the pipes open (without FD_CLOEXEC) and stops copying; Adopt on
+// another loop takes them over, and output written in between is not lost.
+TEST(ProcessIoTest, DetachedPipesAreAdoptedWithoutLosingOutput) {
+  auto dir = TempDir::Create();
+  ASSERT_THAT(dir, IsOk());
+  auto loop = EventLoop::Create();
+  ASSERT_THAT(loop, IsOk());
+  ProcessIoOptions o;
+  o.stdin_mode = tv1::STDIN_MODE_OPEN;
+  o.stdout_path = dir->Sub("out");
+  auto io = ProcessIo::Create(loop->get(), o);
+  ASSERT_THAT(io, IsOk());
+  const process::RuntimeStdio s = (*io)->runtime_stdio();
+  const int in = ::dup(s.stdin_fd), out = ::dup(s.stdout_fd), err = ::dup(s.stderr_fd);
+  ASSERT_THAT((*io)->Start(), IsOk());
+  ASSERT_EQ(::write(out, "before\n", 7), 7);
+  ASSERT_TRUE(berth::testing::WaitFor(
+      [&] { return berth::testing::ReadFileOrEmpty(o.stdout_path) == "before\n"; },
+      absl::Seconds(5)));
+
+  auto fds = (*io)->Detach();
+  ASSERT_THAT(fds, IsOk());
+  for (int fd : {fds->stdout_fd, fds->stderr_fd, fds->stdin_fd}) {
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(::fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+  }
+  io->reset();
+  ASSERT_EQ(::write(out, "gap\n", 4), 4);  // stays in the pipe
+
+  auto loop2 = EventLoop::Create();
+  ASSERT_THAT(loop2, IsOk());
+  auto adopted = ProcessIo::Adopt(loop2->get(), o, *fds);
+  ASSERT_THAT(adopted, IsOk());
+  EXPECT_NE(::fcntl(fds->stdout_fd, F_GETFD) & FD_CLOEXEC, 0);
+  RecordingSink sink;
+  (*adopted)->Subscribe(&sink);
+  ASSERT_EQ(::write(err, "after\n", 6), 6);
+  ASSERT_TRUE(berth::testing::WaitFor(
+      [&] { return sink.out() == "gap\n" && sink.err() == "after\n"; }, absl::Seconds(5)));
+  EXPECT_EQ(berth::testing::ReadFileOrEmpty(o.stdout_path), "before\ngap\n");
+  ASSERT_THAT((*adopted)->WriteStdin("typed", nullptr), IsOk());
+  EXPECT_EQ(ReadSome(in, 5), "typed");
+
+  ::close(out);
+  ::close(err);
+  EXPECT_TRUE((*adopted)->AwaitOutputDone(absl::Seconds(5)));
+  (*adopted)->Close();
+  EXPECT_TRUE(AtEof(in));
+  ::close(in);
+}
+
+TEST(ProcessIoTest, DetachRefusesATerminal) {
+  auto loop = EventLoop::Create();
+  ASSERT_THAT(loop, IsOk());
+  ProcessIoOptions o;
+  o.terminal = true;
+  auto io = ProcessIo::Create(loop->get(), o);
+  ASSERT_THAT(io, IsOk());
+  EXPECT_THAT((*io)->Detach(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(ProcessIo::Adopt(loop->get(), o, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST(ProcessIoTest, StdinPathFifoIsCopiedAndClosedAtItsEof) {
   auto dir = TempDir::Create();
   ASSERT_THAT(dir, IsOk());

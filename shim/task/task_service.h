@@ -33,6 +33,7 @@
 #include "shim/process/oom_watcher.h"
 #include "shim/process/reaper.h"
 #include "shim/process/runtime.h"
+#include "shim/task/upgrade_state.h"
 
 namespace berth::shim::task {
 
@@ -127,6 +128,15 @@ class TaskService final : public v1::Task::CallbackService {
                                        v1::ShutdownResponse* resp) override;
   ::grpc::ServerBidiReactor<v1::AttachRequest, v1::AttachResponse>* Attach(
       ::grpc::CallbackServerContext* ctx) override;
+
+  // Shim upgrade in place (shim/main.cc, SIGUSR2; upgrade.cc). Holds the operations lock, so
+  // no runtime call is in flight, and refuses (FailedPrecondition, nothing changed) while a
+  // terminal or an exec process exists, since neither is handed over. Detaches the init
+  // process's stdio, writes the state to `state_file` and calls `exec`, which only returns on
+  // failure: then the stdio is taken back and that error returned.
+  absl::Status Upgrade(const std::string& state_file, const std::function<absl::Status()>& exec);
+  // In the new image, before serving and reaping: rebuilds the init process from `state`.
+  absl::Status Restore(const UpgradeState& state);
 
   std::string exit_file() const { return options_.bundle + "/exit.json"; }
   std::string rootfs() const { return options_.bundle + "/rootfs"; }
