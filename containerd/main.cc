@@ -44,6 +44,9 @@ ABSL_FLAG(std::string, address, "unix:///run/berth-containerd/containerd.sock",
 ABSL_FLAG(std::string, metrics_addr, "127.0.0.1:1338",
           "host:port for the Prometheus /metrics endpoint (port 0 picks a free port)");
 ABSL_FLAG(std::string, group, "berth", "group that owns the gRPC socket, if it exists");
+ABSL_FLAG(std::string, runtime_root, "/run/berth-runc",
+          "base of the OCI runtime's --root: each namespace gets <runtime_root>/<namespace> "
+          "(a container's RuntimeOptions.root overrides it)");
 ABSL_FLAG(std::string, shim, "berth-shim",
           "the berth-shim binary: an absolute path, or a name looked up next to this binary, "
           "then in PATH (the OCI runtimes are looked up the same way)");
@@ -129,6 +132,7 @@ absl::Status Run() {
   tasks_options.shims = &shims;
   tasks_options.publisher = &events;
   tasks_options.runtime_search_dirs = {OwnDir()};
+  tasks_options.runtime_root_base = absl::GetFlag(FLAGS_runtime_root);
   // Reconnects to the shims of running tasks (and cleans up after dead ones) before serving.
   BERTH_ASSIGN_OR_RETURN(std::unique_ptr<cd::tasks::TasksService> tasks,
                          cd::tasks::TasksService::Create(metadata.get(), std::move(tasks_options)),

@@ -78,6 +78,8 @@ absl::StatusOr<RunningDaemon> StartContainerd(const berth::testing::TempDir& dir
   std::vector<std::string> env;
   if (tasks) {
     args.push_back("--shim=" + RunfilePath("shim/berth-shim"));
+    // The runtime's state stays in the test's own directory.
+    args.push_back("--runtime_root=" + dir.Sub("runc"));
     std::string runc_dir = RunfilePath("runc/berth-runc");
     runc_dir = runc_dir.substr(0, runc_dir.rfind('/'));
     const char* path = std::getenv("PATH");

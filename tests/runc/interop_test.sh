@@ -148,6 +148,16 @@ EOF
     return 1
   fi
 
+  # Container state dirs (64-hex ids) under berth-runc's default root before podman runs
+  # anything: other processes (berth-containerd's per-namespace roots, parallel tests) may
+  # own other entries there, so only new container ids count as left behind.
+  container_dirs() {
+    find /run/berth-runc -mindepth 1 -maxdepth 1 -regextype posix-extended \
+      -regex '.*/[0-9a-f]{64}' -printf '%f\n' 2>/dev/null | sort
+  }
+  local before_dirs
+  before_dirs=$(container_dirs)
+
   # Foreground run: stdio through conmon, the runtime's create/start/delete.
   out=$(P run --rm --network none --cgroup-parent "/$PCG" "$IMAGE_REF" \
     /bin/sh -c 'echo hello-from-berth-runc; echo pid=$$' 2>&1)
@@ -201,13 +211,12 @@ EOF
     fail "podman: container init $pid still exists"
   fi
   # podman's cleanup of an exited container runs asynchronously (conmon's exit command).
-  no_runtime_state() {
-    [[ -z $(find /run/berth-runc -mindepth 1 -maxdepth 1 ! -name .cache 2>/dev/null) ]]
-  }
+  new_container_dirs() { comm -13 <(echo "$before_dirs") <(container_dirs); }
+  no_runtime_state() { [[ -z $(new_container_dirs) ]]; }
   if wait_for 10 no_runtime_state; then
     pass "podman: no berth-runc state left"
   else
-    fail "podman: berth-runc state left: $(ls -A /run/berth-runc)"
+    fail "podman: berth-runc state left: $(new_container_dirs)"
   fi
   ((FAILURES == 0)) || dump_logs
   return 0
