@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "common/grpc/server.h"
+#include "common/grpc/dial.h"
 
 namespace berth::containerd_client {
 

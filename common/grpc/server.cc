@@ -141,12 +141,5 @@ void UnixGrpcServer::Shutdown() {
   LOG(INFO) << "grpc stopped socket=" << socket_path_;
 }
 
-absl::StatusOr<std::shared_ptr<::grpc::Channel>> DialUnix(const std::string& address) {
-  BERTH_ASSIGN_OR_RETURN(std::string path, ParseUnixAddress(address));
-  ::grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  return ::grpc::CreateCustomChannel(UnixTarget(path), ::grpc::InsecureChannelCredentials(),
-                                     args);
-}
 
 }  // namespace berth::grpc_util

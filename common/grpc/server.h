@@ -14,6 +14,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "common/grpc/dial.h"
 #include "absl/time/time.h"
 
 namespace berth::grpc_util {
@@ -60,8 +61,5 @@ class UnixGrpcServer {
   absl::Duration drain_timeout_;
   bool shut_down_ = false;
 };
-
-// Dials a unix-socket address (see ParseUnixAddress). The channel connects lazily.
-absl::StatusOr<std::shared_ptr<::grpc::Channel>> DialUnix(const std::string& address);
 
 }  // namespace berth::grpc_util
