@@ -518,7 +518,9 @@ absl::Status ContainerManager::StopLocked(const std::string& id, const std::stri
   ::grpc::Status st = containerd_->tasks().Kill(Ctx().get(), k, &kr);
   if (!st.ok() && st.error_code() != ::grpc::StatusCode::FAILED_PRECONDITION &&
       st.error_code() != ::grpc::StatusCode::NOT_FOUND) {
-    return Annotate(FromGrpcStatus(st), "send stop signal");
+    // Exited just now ("container not running")? Then there is nothing to stop.
+    BERTH_ASSIGN_OR_RETURN(bool gone, WaitStopped(id, absl::Milliseconds(500)));
+    if (!gone) return Annotate(FromGrpcStatus(st), "send stop signal");
   }
   if (paused) {
     // A frozen process cannot act on the signal: thaw it (Docker does the same).
@@ -539,11 +541,12 @@ absl::Status ContainerManager::StopLocked(const std::string& id, const std::stri
     k.set_signal(SIGKILL);
     k.set_all(true);
     st = containerd_->tasks().Kill(Ctx().get(), k, &kr);
-    if (!st.ok() && st.error_code() != ::grpc::StatusCode::FAILED_PRECONDITION &&
-        st.error_code() != ::grpc::StatusCode::NOT_FOUND) {
-      return Annotate(FromGrpcStatus(st), "kill");
-    }
-    BERTH_ASSIGN_OR_RETURN(stopped, WaitStopped(id, absl::Seconds(30)));
+    // The process may have died between the first signal and this one; then the runtime
+    // answers "container not running" (as Internal from some runtimes). Only a container that
+    // is still running after the kill is an error.
+    BERTH_ASSIGN_OR_RETURN(stopped, WaitStopped(id, st.ok() ? absl::Seconds(30)
+                                                            : absl::Seconds(2)));
+    if (!stopped && !st.ok()) return Annotate(FromGrpcStatus(st), "kill");
     if (!stopped) return absl::DeadlineExceededError("container did not exit after SIGKILL");
   }
   HandleExitLocked(id, /*apply_policy=*/!manual);

@@ -198,6 +198,18 @@ TEST_F(ContainersTest, NamesAreUniqueAndRunningContainersNeedForce) {
   EXPECT_EQ(Berth({"ps", "-a", "-q"}).output, "");
 }
 
+TEST_F(ContainersTest, ForceRemoveOfManyRunningContainersAtOnce) {
+  std::vector<std::string> args = {"rm", "-f"};
+  for (int i = 0; i < 8; ++i) {
+    auto r = Berth({"run", "-d", "busybox", "sleep", "300"});
+    ASSERT_EQ(ExitCode(r), 0) << r.output;
+    args.push_back(std::string(absl::StripAsciiWhitespace(r.output)));
+  }
+  auto r = Berth(args);
+  EXPECT_EQ(ExitCode(r), 0) << r.output;
+  EXPECT_EQ(Berth({"ps", "-a", "-q"}).output, "");
+}
+
 TEST_F(ContainersTest, RestartPolicyOnFailureStopsAfterMaxRetries) {
   auto r = Berth({"run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh",
                   "-c", "exit 1"});
