@@ -351,6 +351,19 @@ def main():
                 print(f"stop {m.name}: {e}", file=sys.stderr)
         subprocess.run(["umount", "-R", tmp], stderr=subprocess.DEVNULL)
         shutil.rmtree(tmp, ignore_errors=True)
+        # berth-ctr's containers live in /berth-ctr/bench/<id>; the runtime removed each
+        # container's cgroup, the empty parents are the benchmark's to remove.
+        import glob
+        for d in sorted(glob.glob("/sys/fs/cgroup/*/berth-ctr/bench") +
+                        glob.glob("/sys/fs/cgroup/*/berth-ctr"), key=len, reverse=True):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        try:
+            os.rmdir("/run/berth-runc/bench")
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":
