@@ -256,7 +256,8 @@ absl::Status RunStart(int argc, char **argv) {
       return fail(absl::DeadlineExceededError(
           absl::StrCat("shim daemon did not serve in time: ", Tail(log_path))));
     }
-    absl::SleepFor(absl::Milliseconds(10));
+    // Short: every task create waits here, and the daemon serves within ~10 ms.
+    absl::SleepFor(absl::Milliseconds(1));
   }
 
   // 3. Name it durably and tell the caller.
