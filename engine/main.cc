@@ -33,6 +33,9 @@ ABSL_FLAG(std::string, containerd, "unix:///run/berth-containerd/containerd.sock
           "berth-containerd's gRPC socket");
 ABSL_FLAG(std::string, metrics_addr, "127.0.0.1:9323",
           "host:port for the Prometheus /metrics endpoint (port 0 picks a free port)");
+ABSL_FLAG(std::string, cgroup_parent, "/berth",
+          "cgroup under which each container gets its own (<parent>/<id>), like dockerd's "
+          "--cgroup-parent; a container's HostConfig cgroup_parent overrides it");
 ABSL_FLAG(std::string, group, "berth",
           "group that owns the API socket (mode 0660), if it exists; others are refused");
 
@@ -127,6 +130,7 @@ absl::Status Run() {
   count_containers = container_store.get();
   count_images = &image_store;
   ec::ManagerOptions manager_options;
+  manager_options.cgroup_parent = absl::GetFlag(FLAGS_cgroup_parent);
   manager_options.events = [j = journal.get()](const std::string& action, const std::string& id,
                                                std::map<std::string, std::string> attributes) {
     j->Publish(berth::engine::v1::EVENT_TYPE_CONTAINER, action, id, std::move(attributes));

@@ -1,5 +1,6 @@
 #include "tests/daemon_harness.h"
 
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -44,7 +45,18 @@ absl::StatusOr<std::string> WaitForLogValue(const std::string& log_path, const s
 absl::StatusOr<int> RunningDaemon::Stop(absl::Duration timeout) {
   if (!process.has_value()) return absl::FailedPreconditionError("not started");
   if (auto s = process->Signal(SIGTERM); !s.ok()) return s;
-  return process->Wait(timeout);
+  absl::StatusOr<int> status = process->Wait(timeout);
+  // Each hierarchy (cgroup v1 controllers, the v2 mount) may hold the parent; rmdir only
+  // succeeds once no container cgroup is left under it, which is the point.
+  for (const std::string& parent : cgroup_parents) {
+    glob_t g;
+    if (glob(absl::StrCat("/sys/fs/cgroup/*", parent).c_str(), GLOB_ONLYDIR, nullptr, &g) == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) rmdir(g.gl_pathv[i]);
+      globfree(&g);
+    }
+    rmdir(absl::StrCat("/sys/fs/cgroup", parent).c_str());
+  }
+  return status;
 }
 
 absl::StatusOr<RunningDaemon> StartDaemon(const std::string& binary_rel,
@@ -91,11 +103,16 @@ absl::StatusOr<RunningDaemon> StartContainerd(const berth::testing::TempDir& dir
 absl::StatusOr<RunningDaemon> StartBerthd(const berth::testing::TempDir& dir,
                                           const std::string& containerd_socket) {
   const std::string socket = dir.Sub("b/berthd.sock");
-  return StartDaemon("engine/berthd",
-                     {"--root=" + dir.Sub("b-root"), "--exec-root=" + dir.Sub("b"),
-                      "--host=unix://" + socket, "--containerd=unix://" + containerd_socket,
-                      "--metrics-addr=127.0.0.1:0"},
-                     dir.path(), "berthd", socket);
+  const std::string cgroup_parent =
+      "/berth-test-" + dir.path().substr(dir.path().rfind('/') + 1);
+  absl::StatusOr<RunningDaemon> d =
+      StartDaemon("engine/berthd",
+                  {"--root=" + dir.Sub("b-root"), "--exec-root=" + dir.Sub("b"),
+                   "--host=unix://" + socket, "--containerd=unix://" + containerd_socket,
+                   "--metrics-addr=127.0.0.1:0", "--cgroup_parent=" + cgroup_parent},
+                  dir.path(), "berthd", socket);
+  if (d.ok()) d->cgroup_parents.push_back(cgroup_parent);
+  return d;
 }
 
 absl::Status MakeBusyboxTar(const std::string& work_dir, const std::string& tar_path) {

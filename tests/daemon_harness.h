@@ -24,8 +24,11 @@ struct RunningDaemon {
   std::string socket;        // unix socket path
   std::string metrics_addr;  // host:port actually bound
   std::string log_path;
+  // Cgroups (names under each hierarchy's root) the daemon's containers were put under; Stop
+  // removes them once empty.
+  std::vector<std::string> cgroup_parents;
 
-  // SIGTERM, then the exit status within `timeout`.
+  // SIGTERM, then the exit status within `timeout`; then removes the empty cgroup_parents.
   absl::StatusOr<int> Stop(absl::Duration timeout = absl::Seconds(15));
 };
 
@@ -43,7 +46,8 @@ absl::StatusOr<RunningDaemon> StartDaemon(const std::string& binary_rel,
 // //shim:berth-shim and //runc:berth-runc in its data).
 absl::StatusOr<RunningDaemon> StartContainerd(const berth::testing::TempDir& dir,
                                               bool tasks = false);
-// berthd with everything under `dir`, talking to the containerd socket given.
+// berthd with everything under `dir`, talking to the containerd socket given. Its containers'
+// cgroups go under a parent of the test's own ("/berth-test-<dir name>"), removed by Stop.
 absl::StatusOr<RunningDaemon> StartBerthd(const berth::testing::TempDir& dir,
                                           const std::string& containerd_socket);
 
