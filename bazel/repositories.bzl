@@ -179,6 +179,8 @@ def berth_dependencies():
             "grpcpp": ["grpc++", "protobuf"] + _ABSL + ["-lgrpc++_reflection"],
             "prometheus": ["prometheus-cpp-core", "prometheus-cpp-pull"],
             "openssl": ["libcrypto"],
+            # TLS (berth-registry's --tls_cert/--tls_key through Boost.Asio's ssl::stream).
+            "openssl_ssl": ["libssl", "libcrypto"],
             "sqlite": ["sqlite3"],
             # The `~=` operator of the API filter language is RE2 (linear time, so a client's
             # pattern cannot hang the daemon); libre2-dev, the same library gRPC links.
