@@ -15,9 +15,11 @@ PACKAGES=(
   libc-ares-dev zlib1g-dev liblzma-dev libunwind-dev
   # runtime and tests: promtool (prometheus), base images (busybox-static), networking
   prometheus busybox-static iproute2 iptables curl ca-certificates
-  # interop tests: runc (berth-containerd with another OCI runtime), skopeo (a real registry
-  # client for berth-registry); the tests skip cleanly without them
-  runc skopeo
+  # interop tests and benchmarks: runc (berth-containerd with another OCI runtime), skopeo (a
+  # real registry client for berth-registry), dockerd/containerd/docker-registry 2.8 (docker
+  # push/pull and ctr pull against berth-registry, berth against docker-registry), openssl (test
+  # certificates for TLS); the tests skip cleanly without them
+  runc skopeo containerd docker.io docker-registry openssl
 )
 
 if [[ $(id -u) -ne 0 ]]; then
