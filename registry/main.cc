@@ -1,6 +1,7 @@
 // berth-registry: an OCI distribution registry daemon (distribution spec v1.1 plus what Docker
 // clients expect of the v2 API), storing content under --root, exporting Prometheus metrics
 // and draining on SIGTERM. `berth-registry garbage-collect` removes unreferenced blobs.
+#include <prometheus/registry.h>
 #include <sys/stat.h>
 
 #include <iostream>
@@ -8,10 +9,9 @@
 #include <string>
 #include <vector>
 
-#include <prometheus/registry.h>
-
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/fs/fs.h"
@@ -22,7 +22,11 @@
 #include "glog/logging.h"
 #include "registry/api/api.h"
 #include "registry/api/routes.h"
+#include "registry/auth/access_controller.h"
+#include "registry/auth/acl.h"
 #include "registry/auth/htpasswd.h"
+#include "registry/auth/jwt.h"
+#include "registry/auth/token_server.h"
 #include "registry/http/router.h"
 #include "registry/http/server.h"
 #include "registry/metrics.h"
@@ -47,10 +51,38 @@ ABSL_FLAG(uint64_t, max_manifest_bytes, 4 << 20, "largest manifest accepted (413
 ABSL_FLAG(uint64_t, max_blob_bytes, uint64_t{1} << 40, "largest blob accepted (413 beyond)");
 ABSL_FLAG(int, threads, 4, "HTTP I/O threads");
 ABSL_FLAG(bool, fsync, true, "flush blobs and metadata to disk before they become visible");
+ABSL_FLAG(std::string, auth, "",
+          "access control: none, htpasswd (HTTP basic credentials from --htpasswd) or token "
+          "(Docker token flow: bearer JWTs); empty: htpasswd when --htpasswd is set, else none");
 ABSL_FLAG(std::string, htpasswd, "",
-          "htpasswd file with bcrypt hashes (htpasswd -B); when set, every API request needs "
-          "HTTP basic credentials from it");
-ABSL_FLAG(std::string, auth_realm, "berth-registry", "realm named in WWW-Authenticate");
+          "htpasswd file with bcrypt hashes (htpasswd -B): the users of --auth=htpasswd, and "
+          "whom the token endpoint (--token_key) signs in");
+ABSL_FLAG(std::string, auth_realm, "berth-registry",
+          "realm named in 'WWW-Authenticate: Basic' challenges");
+ABSL_FLAG(std::string, acl, "",
+          "JSON file of per-repository permissions, e.g. [{\"account\":\"alice\",\"name\":"
+          "\"alice/*\",\"actions\":[\"pull\",\"push\"]}] (account \"*\": any signed-in "
+          "user, \"\": everyone incl. anonymous; see registry/auth/acl.h); without it every "
+          "signed-in user may do everything");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain for the API listener; with --tls_key it serves HTTPS only "
+          "(TLS 1.2+); /metrics stays plain HTTP");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key (RSA or EC) of --tls_cert");
+ABSL_FLAG(std::string, token_realm, "",
+          "--auth=token: the token endpoint named in challenges; empty: "
+          "<scheme>://<Host of the request>/token, i.e. this registry's own /token");
+ABSL_FLAG(std::string, token_service, "berth-registry",
+          "--auth=token: the service name in challenges; tokens must have it as audience");
+ABSL_FLAG(std::string, token_issuer, "berth-registry",
+          "--auth=token: tokens must have this issuer (and /token issues with it)");
+ABSL_FLAG(std::string, token_rootcertbundle, "",
+          "--auth=token: PEM certificates whose keys (by libtrust kid, or an x5c chain) may sign "
+          "tokens; optional when --token_key is set");
+ABSL_FLAG(std::string, token_key, "",
+          "--auth=token: PEM private key (RSA or EC P-256) with which this registry serves "
+          "GET/POST /token itself, signing in users from --htpasswd; its tokens are trusted");
+ABSL_FLAG(absl::Duration, token_expiration, absl::Minutes(5),
+          "lifetime of tokens issued by /token");
 ABSL_FLAG(bool, dry_run, false, "garbage-collect: report what would be deleted, delete nothing");
 ABSL_FLAG(absl::Duration, gc_grace, absl::Hours(1),
           "garbage-collect: keep unreferenced blobs younger than this (pushes in flight)");
@@ -60,9 +92,103 @@ namespace {
 
 constexpr char kUsage[] =
     "berth-registry [--listen=host:port] [--root=dir] [--metrics-addr=host:port] "
-    "[--read-only] [--upload-ttl=24h] [--htpasswd=file] [--config=file]\n"
+    "[--read-only] [--upload-ttl=24h] [--tls-cert=pem --tls-key=pem] "
+    "[--auth=none|htpasswd|token] [--htpasswd=file] [--acl=file] [--token-key=pem] "
+    "[--token-rootcertbundle=pem] [--config=file]\n"
     "berth-registry garbage-collect --root=dir [--dry-run] [--gc-grace=1h]\n\n"
     "Serves the OCI distribution API, or removes blobs no manifest references.";
+
+// Access control built from the flags; everything the controller points to lives here.
+struct AuthSetup {
+  std::string mode = "none";
+  std::unique_ptr<auth::Htpasswd> htpasswd;
+  std::unique_ptr<auth::Acl> acl;
+  std::unique_ptr<auth::TokenVerifier> verifier;
+  std::unique_ptr<auth::TokenServer> token_server;
+  std::unique_ptr<auth::AccessController> controller;
+};
+
+absl::StatusOr<AuthSetup> SetUpAuth(RegistryMetrics& metrics) {
+  AuthSetup out;
+  const std::string htpasswd_path = absl::GetFlag(FLAGS_htpasswd);
+  out.mode = absl::GetFlag(FLAGS_auth);
+  if (out.mode.empty()) out.mode = htpasswd_path.empty() ? "none" : "htpasswd";
+  if (out.mode != "none" && out.mode != "htpasswd" && out.mode != "token") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--auth=", out.mode, ": want none, htpasswd or token"));
+  }
+  if (!htpasswd_path.empty()) {
+    BERTH_ASSIGN_OR_RETURN(out.htpasswd, auth::Htpasswd::Load(htpasswd_path), "--htpasswd");
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_acl); !path.empty()) {
+    if (out.mode == "none") {
+      return absl::InvalidArgumentError("--acl needs --auth=htpasswd or --auth=token");
+    }
+    BERTH_ASSIGN_OR_RETURN(out.acl, auth::Acl::Load(path), "--acl");
+  } else {
+    out.acl = auth::Acl::AuthenticatedMayDoAll();
+  }
+  if (out.mode == "none") return out;
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  if (absl::GetFlag(FLAGS_tls_cert).empty() && !absl::StartsWith(listen, "127.") &&
+      !absl::StartsWith(listen, "localhost:") && !absl::StartsWith(listen, "[::1]:")) {
+    // Basic credentials (and /token's) are only base64: readable by anyone on the path.
+    LOG(WARNING) << "auth without tls: passwords travel in clear text listen=" << listen
+                 << " (set --tls_cert/--tls_key)";
+  }
+  if (out.mode == "htpasswd") {
+    if (out.htpasswd == nullptr)
+      return absl::InvalidArgumentError("--auth=htpasswd needs --htpasswd");
+    out.controller = std::make_unique<auth::BasicAccessController>(
+        out.htpasswd.get(), out.acl.get(), absl::GetFlag(FLAGS_auth_realm), &metrics);
+    return out;
+  }
+
+  // Token mode.
+  auth::TokenVerifierOptions verify;
+  verify.issuer = absl::GetFlag(FLAGS_token_issuer);
+  verify.audience = absl::GetFlag(FLAGS_token_service);
+  if (verify.issuer.empty() || verify.audience.empty()) {
+    return absl::InvalidArgumentError("--auth=token needs --token_issuer and --token_service");
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_token_rootcertbundle); !path.empty()) {
+    BERTH_ASSIGN_OR_RETURN(verify.trusted_certificates_pem, fs::ReadFile(path),
+                           "--token_rootcertbundle");
+    BERTH_ASSIGN_OR_RETURN(verify.trusted_keys,
+                           auth::PublicKeysFromCertificateBundle(verify.trusted_certificates_pem),
+                           absl::StrCat("--token_rootcertbundle ", path));
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_token_key); !path.empty()) {
+    BERTH_ASSIGN_OR_RETURN(std::string pem, fs::ReadFile(path), "--token_key");
+    BERTH_ASSIGN_OR_RETURN(auth::Key key, auth::Key::PrivateFromPem(pem),
+                           absl::StrCat("--token_key ", path));
+    auth::TokenServerOptions issue;
+    issue.issuer = verify.issuer;
+    issue.service = verify.audience;
+    issue.lifetime = absl::GetFlag(FLAGS_token_expiration);
+    issue.htpasswd = out.htpasswd.get();
+    issue.acl = out.acl.get();
+    issue.observer = &metrics;
+    BERTH_ASSIGN_OR_RETURN(out.token_server,
+                           auth::TokenServer::Create(std::move(key), std::move(issue)));
+    BERTH_ASSIGN_OR_RETURN(auth::Key pub, out.token_server->PublicKey());
+    verify.trusted_keys.push_back(std::move(pub));
+  }
+  if (verify.trusted_keys.empty()) {
+    return absl::InvalidArgumentError(
+        "--auth=token needs --token_rootcertbundle (tokens from another server) or "
+        "--token_key (this registry issues them)");
+  }
+  BERTH_ASSIGN_OR_RETURN(out.verifier, auth::TokenVerifier::Create(std::move(verify)));
+  auth::TokenAccessOptions access;
+  access.realm = absl::GetFlag(FLAGS_token_realm);
+  access.scheme = absl::GetFlag(FLAGS_tls_cert).empty() ? "http" : "https";
+  access.fallback_address = absl::GetFlag(FLAGS_listen);
+  access.service = absl::GetFlag(FLAGS_token_service);
+  out.controller = std::make_unique<auth::TokenAccessController>(out.verifier.get(),
+                                                                 std::move(access), &metrics);
+  return out;
+}
 
 absl::Status Serve() {
   const std::string config = absl::GetFlag(FLAGS_config);
@@ -88,20 +214,18 @@ absl::Status Serve() {
   BERTH_ASSIGN_OR_RETURN(std::unique_ptr<storage::Storage> storage,
                          storage::Storage::Open(storage_options));
 
-  std::unique_ptr<auth::Htpasswd> htpasswd;
-  if (const std::string path = absl::GetFlag(FLAGS_htpasswd); !path.empty()) {
-    BERTH_ASSIGN_OR_RETURN(htpasswd, auth::Htpasswd::Load(path), "--htpasswd");
-  }
+  BERTH_ASSIGN_OR_RETURN(AuthSetup auth_setup, SetUpAuth(metrics));
   api::ApiOptions api_options;
-  api_options.htpasswd = htpasswd.get();
-  api_options.realm = absl::GetFlag(FLAGS_auth_realm);
+  api_options.access = auth_setup.controller.get();
   api_options.read_only = absl::GetFlag(FLAGS_read_only);
   api_options.max_manifest_bytes = absl::GetFlag(FLAGS_max_manifest_bytes);
   api_options.max_blob_bytes = absl::GetFlag(FLAGS_max_blob_bytes);
   api::Api api(*storage, api_options);
   http::Router router;
-  BERTH_RETURN_IF_ERROR(api::RegisterRoutes(router, api));
+  BERTH_RETURN_IF_ERROR(api::RegisterRoutes(router, api, auth_setup.token_server.get()));
   http::ServerOptions options;
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.address = absl::GetFlag(FLAGS_listen);
   options.threads = absl::GetFlag(FLAGS_threads);
   // Manifests and uploads set their own limits; other requests have no business with a body.
@@ -115,9 +239,9 @@ absl::Status Serve() {
       metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_addr), prometheus_registry));
   LOG(INFO) << "registry started version=" << kVersion << " root=" << root
             << " read_only=" << (api_options.read_only ? "true" : "false")
-            << " auth=" << (htpasswd ? "basic" : "none")
-            << " blobs=" << storage->blobs().count()
-            << " uploads=" << storage->uploads().count();
+            << " tls=" << (server->tls() ? "true" : "false") << " auth=" << auth_setup.mode
+            << " token_endpoint=" << (auth_setup.token_server ? "true" : "false")
+            << " blobs=" << storage->blobs().count() << " uploads=" << storage->uploads().count();
 
   WaitForTerminationSignal();
   server->Stop();

@@ -40,6 +40,19 @@ RegistryMetrics::RegistryMetrics(prometheus::Registry& registry)
                                 .Help("HTTP connections currently open.")
                                 .Register(registry)
                                 .Add({})),
+      tls_handshake_failures(prometheus::BuildCounter()
+                                 .Name("berth_registry_tls_handshake_failures_total")
+                                 .Help("TLS handshakes that failed or timed out (plain HTTP "
+                                       "to the TLS port, clients not trusting the certificate).")
+                                 .Register(registry)
+                                 .Add({})),
+      auth_failures(prometheus::BuildCounter()
+                        .Name("berth_registry_auth_failures_total")
+                        .Help("Requests refused by access control, by reason: no_credentials, "
+                              "bad_credentials, denied (403), insufficient_scope, or why a "
+                              "bearer token was invalid (expired_token, bad_signature, "
+                              "untrusted_key, wrong_audience, wrong_issuer, ...).")
+                        .Register(registry)),
       blobs_stored(prometheus::BuildGauge()
                        .Name("berth_registry_blobs_stored")
                        .Help("Blobs in the content store (layers, configs and manifests, each "
@@ -56,6 +69,12 @@ RegistryMetrics::RegistryMetrics(prometheus::Registry& registry)
 void RegistryMetrics::ConnectionOpened() { http_connections_open.Increment(); }
 
 void RegistryMetrics::ConnectionClosed() { http_connections_open.Decrement(); }
+
+void RegistryMetrics::TlsHandshakeFailed() { tls_handshake_failures.Increment(); }
+
+void RegistryMetrics::AuthFailed(absl::string_view reason) {
+  auth_failures.Add({{"reason", std::string(reason)}}).Increment();
+}
 
 void RegistryMetrics::BlobsStoredChanged(int64_t delta) {
   blobs_stored.Increment(static_cast<double>(delta));

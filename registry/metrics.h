@@ -9,12 +9,15 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "registry/auth/access_controller.h"
 #include "registry/http/server.h"
 #include "registry/storage/observer.h"
 
 namespace berth::registry {
 
-class RegistryMetrics : public http::ServerObserver, public storage::StorageObserver {
+class RegistryMetrics : public http::ServerObserver,
+                        public storage::StorageObserver,
+                        public auth::AuthObserver {
  public:
   explicit RegistryMetrics(prometheus::Registry& registry);
 
@@ -22,6 +25,9 @@ class RegistryMetrics : public http::ServerObserver, public storage::StorageObse
   void ConnectionOpened() override;
   void ConnectionClosed() override;
   void RequestDone(const RequestRecord& record) override;
+  void TlsHandshakeFailed() override;
+  // auth::AuthObserver; thread-safe.
+  void AuthFailed(absl::string_view reason) override;
   // storage::StorageObserver; thread-safe.
   void BlobsStoredChanged(int64_t delta) override;
   void UploadsOpenChanged(int64_t delta) override;
@@ -32,6 +38,9 @@ class RegistryMetrics : public http::ServerObserver, public storage::StorageObse
   prometheus::Family<prometheus::Counter>& http_request_bytes;       // {method, route}
   prometheus::Family<prometheus::Counter>& http_response_bytes;      // {method, route}
   prometheus::Gauge& http_connections_open;
+  prometheus::Counter& tls_handshake_failures;
+  // Requests refused by access control (API and /token), by a fixed reason label.
+  prometheus::Family<prometheus::Counter>& auth_failures;  // {reason}
   // Storage.
   prometheus::Gauge& blobs_stored;
   prometheus::Gauge& uploads_in_progress;

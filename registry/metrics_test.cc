@@ -37,6 +37,10 @@ TEST(RegistryMetricsTest, RecordsRequestsAndPassesPromtool) {
   metrics.BlobsStoredChanged(-2);
   metrics.UploadsOpenChanged(2);
   metrics.UploadsOpenChanged(-1);
+  metrics.AuthFailed("denied");
+  metrics.AuthFailed("expired_token");
+  metrics.AuthFailed("denied");
+  metrics.TlsHandshakeFailed();
 
   const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
   EXPECT_THAT(text, HasSubstr("berth_registry_blobs_stored 3"));
@@ -51,6 +55,9 @@ TEST(RegistryMetricsTest, RecordsRequestsAndPassesPromtool) {
   EXPECT_THAT(
       text, HasSubstr(R"(berth_registry_http_response_bytes_total{method="GET",route="/v2/"} 2)"));
   EXPECT_THAT(text, HasSubstr("berth_registry_http_request_duration_seconds_bucket{"));
+  EXPECT_THAT(text, HasSubstr(R"(berth_registry_auth_failures_total{reason="denied"} 2)"));
+  EXPECT_THAT(text, HasSubstr(R"(berth_registry_auth_failures_total{reason="expired_token"} 1)"));
+  EXPECT_THAT(text, HasSubstr("berth_registry_tls_handshake_failures_total 1"));
   EXPECT_THAT(berth::testing::PromtoolCheckMetrics(text), IsOk());
 }
 

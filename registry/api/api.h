@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "common/digest/digest.h"
 #include "registry/api/errors.h"
-#include "registry/auth/htpasswd.h"
+#include "registry/auth/access_controller.h"
 #include "registry/http/handler.h"
 #include "registry/storage/storage.h"
 
@@ -35,10 +35,9 @@ struct ApiOptions {
   uint64_t max_blob_bytes = uint64_t{1} << 40;
   // Most entries one tags/catalog page returns; the default page size of _catalog.
   int max_page_entries = 1000;
-  // When set, every /v2 request needs HTTP basic credentials from this file (401 with
-  // "WWW-Authenticate: Basic realm=<realm>" otherwise). Not owned.
-  auth::Htpasswd* htpasswd = nullptr;
-  std::string realm = "berth-registry";
+  // When set, every /v2 request is checked by it: basic auth (htpasswd + acl) or bearer tokens.
+  // Without one the API is open. Not owned.
+  const auth::AccessController* access = nullptr;
 };
 
 class Api {
@@ -66,13 +65,21 @@ class Api {
   http::HandlerResult DeleteManifest(http::Request& r);
   // end-8, _catalog, end-12
   http::HandlerResult ListTags(http::Request& r);
-  http::HandlerResult Catalog(http::Request& r);
+  // `caller` (may be null: no access control) filters the list (AccessController::CatalogShows).
+  http::HandlerResult Catalog(http::Request& r, const auth::Decision* caller = nullptr);
   http::HandlerResult Referrers(http::Request& r);
   // A write while read_only is set.
   http::HandlerResult ReadOnly(http::Request& r);
 
-  // nullopt when the request may proceed; otherwise the 401 to send (see ApiOptions::htpasswd).
-  std::optional<http::Response> Authenticate(const http::Request& r);
+  // nullopt when the caller may have every access in `required` (empty: just be signed in);
+  // otherwise the 401 (UNAUTHORIZED, with WWW-Authenticate) or 403 (DENIED) to send. Always
+  // nullopt without ApiOptions::access. `decision` (optional) receives the decision.
+  std::optional<http::Response> Authorize(const http::Request& r,
+                                          const std::vector<auth::Access>& required,
+                                          auth::Decision* decision = nullptr) const;
+  // Whether the caller may have `access`, without refusing or counting a failure (e.g. pull
+  // on a cross-repository mount's source). True without ApiOptions::access.
+  bool Permitted(const http::Request& r, const auth::Access& access) const;
 
  private:
   storage::Storage& storage_;

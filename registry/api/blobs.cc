@@ -82,29 +82,29 @@ http::Response DigestInvalid(absl::string_view text, const absl::Status& why) {
 
 }  // namespace
 
-std::optional<http::Response> Api::Authenticate(const http::Request& r) {
-  if (options_.htpasswd == nullptr) return std::nullopt;
-  std::string message = "authentication required";
-  if (auto header = r.Header("Authorization")) {
-    absl::string_view value = absl::StripAsciiWhitespace(*header);
-    std::string decoded;
-    if (value.size() > 6 && absl::EqualsIgnoreCase(value.substr(0, 6), "Basic ") &&
-        absl::Base64Unescape(absl::StripAsciiWhitespace(value.substr(6)), &decoded)) {
-      const size_t colon = decoded.find(':');
-      if (colon != std::string::npos &&
-          options_.htpasswd->Verify(absl::string_view(decoded).substr(0, colon),
-                                    absl::string_view(decoded).substr(colon + 1))) {
-        return std::nullopt;
-      }
-      message = "invalid username or password";
-    } else {
-      message = "only Basic credentials are accepted";
-    }
+std::optional<http::Response> Api::Authorize(const http::Request& r,
+                                             const std::vector<auth::Access>& required,
+                                             auth::Decision* decision) const {
+  if (options_.access == nullptr) return std::nullopt;
+  auth::Decision d =
+      options_.access->Authorize({r.Header("Authorization"), r.Header("Host")}, required);
+  std::optional<http::Response> refusal;
+  if (d.outcome == auth::Decision::Outcome::kUnauthorized) {
+    // RFC 9110 section 11.6.1; the version header too, so clients know this is a registry.
+    refusal = Error(401, ErrorCode::kUnauthorized, d.message);
+    refusal->SetHeader("WWW-Authenticate", d.challenge);
+  } else if (d.outcome == auth::Decision::Outcome::kDenied) {
+    refusal = Error(403, ErrorCode::kDenied, d.message);
   }
-  // RFC 9110 section 11.6.1; the version header too, so clients know this is a registry.
-  http::Response resp = Error(401, ErrorCode::kUnauthorized, message);
-  resp.SetHeader("WWW-Authenticate", absl::StrCat("Basic realm=", JsonQuote(options_.realm)));
-  return resp;
+  if (decision != nullptr) *decision = std::move(d);
+  return refusal;
+}
+
+bool Api::Permitted(const http::Request& r, const auth::Access& access) const {
+  if (options_.access == nullptr) return true;
+  auth::AuthRequest request{r.Header("Authorization"), r.Header("Host")};
+  request.quiet = true;
+  return options_.access->Authorize(request, {access}).allowed();
 }
 
 http::HandlerResult Api::Base(http::Request&) {
@@ -112,8 +112,8 @@ http::HandlerResult Api::Base(http::Request&) {
 }
 
 http::HandlerResult Api::ReadOnly(http::Request& r) {
-  http::Response resp = Error(405, ErrorCode::kUnsupported,
-                              "the registry is in read-only mode", {{"method", r.method}});
+  http::Response resp = Error(405, ErrorCode::kUnsupported, "the registry is in read-only mode",
+                              {{"method", r.method}});
   resp.SetHeader("Allow", "GET, HEAD");
   return resp;
 }

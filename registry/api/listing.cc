@@ -1,9 +1,8 @@
 // Listings: tags (end-8a/8b), the catalog of repositories (Docker's /v2/_catalog) and the
 // referrers API (end-12a/12b), with the spec's n/last pagination and Link headers.
 #include <algorithm>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -23,9 +22,7 @@ using Json = nlohmann::json;
 
 constexpr uint64_t kMaxManifestRead = 64 << 20;
 
-std::string Dump(const Json& j) {
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 struct Page {
   std::vector<std::string> items;
@@ -41,11 +38,12 @@ absl::StatusOr<Page> Paginate(const http::Request& r, const std::vector<std::str
   std::optional<std::string> last = internal::QueryParam(r, "last");
   uint64_t n = default_n > 0 ? static_cast<uint64_t>(default_n) : all.size();
   if (n_text) {
-    const bool digits = !n_text->empty() && std::all_of(n_text->begin(), n_text->end(),
-                                                        [](char c) { return absl::ascii_isdigit(c); });
+    const bool digits = !n_text->empty() && std::all_of(n_text->begin(), n_text->end(), [](char c) {
+      return absl::ascii_isdigit(c);
+    });
     if (!digits || n_text->size() > 18 || !absl::SimpleAtoi(*n_text, &n)) {
-      *error = Error(400, ErrorCode::kUnsupported,
-                     "the n parameter must be a non-negative integer", {{"n", *n_text}});
+      *error = Error(400, ErrorCode::kUnsupported, "the n parameter must be a non-negative integer",
+                     {{"n", *n_text}});
       return absl::InvalidArgumentError("n");
     }
   }
@@ -56,8 +54,8 @@ absl::StatusOr<Page> Paginate(const http::Request& r, const std::vector<std::str
   auto it = last ? std::upper_bound(all.begin(), all.end(), *last) : all.begin();
   for (; it != all.end() && page.items.size() < limit; ++it) page.items.push_back(*it);
   if (it != all.end() && !page.items.empty()) {
-    page.link = absl::StrCat("<", path, "?n=", limit, "&last=", page.items.back(),
-                             ">; rel=\"next\"");
+    page.link =
+        absl::StrCat("<", path, "?n=", limit, "&last=", page.items.back(), ">; rel=\"next\"");
   }
   return page;
 }
@@ -82,9 +80,18 @@ http::HandlerResult Api::ListTags(http::Request& r) {
   return V2(std::move(resp));
 }
 
-http::HandlerResult Api::Catalog(http::Request& r) {
+http::HandlerResult Api::Catalog(http::Request& r, const auth::Decision* caller) {
   absl::StatusOr<std::vector<std::string>> repos = storage_.repositories().ListRepositories();
   if (!repos.ok()) return internal::Internal("list repositories", repos.status());
+  if (caller != nullptr && options_.access != nullptr) {
+    // Only what the caller may pull, so names of private repositories do not leak; filtered
+    // before paginating so pages stay full and "last" stays meaningful.
+    repos->erase(std::remove_if(repos->begin(), repos->end(),
+                                [&](const std::string& name) {
+                                  return !options_.access->CatalogShows(*caller, name);
+                                }),
+                 repos->end());
+  }
   http::Response error;
   absl::StatusOr<Page> page = Paginate(r, *repos, options_.max_page_entries,
                                        options_.max_page_entries, "/v2/_catalog", &error);
@@ -128,8 +135,7 @@ http::HandlerResult Api::Referrers(http::Request& r) {
   Json body = {{"schemaVersion", 2},
                {"mediaType", std::string(manifest::kOciIndex)},
                {"manifests", std::move(manifests)}};
-  http::Response resp =
-      http::Response::Text(200, Dump(body), std::string(manifest::kOciIndex));
+  http::Response resp = http::Response::Text(200, Dump(body), std::string(manifest::kOciIndex));
   if (filter) resp.SetHeader("OCI-Filters-Applied", "artifactType");
   return V2(std::move(resp));
 }

@@ -322,8 +322,8 @@ TEST_F(RoutesTest, ManifestValidation) {
 
   const std::string ok_body = ImageManifest(config, config);
   const std::string wrong = digest::Digest::FromBytes("x")->ToString();
-  Result mismatch = Serve("PUT", "/v2/r/manifests/" + wrong, ok_body,
-                          {{"Content-Type", kOciManifest}});
+  Result mismatch =
+      Serve("PUT", "/v2/r/manifests/" + wrong, ok_body, {{"Content-Type", kOciManifest}});
   EXPECT_EQ(mismatch.status, 400);
   EXPECT_THAT(mismatch.body, HasSubstr("DIGEST_INVALID"));
   EXPECT_EQ(Serve("PUT", "/v2/r/manifests/bad:tag:x", ok_body).status, 400);
@@ -331,10 +331,10 @@ TEST_F(RoutesTest, ManifestValidation) {
   EXPECT_EQ(Serve("PUT", "/v2/r/manifests/v1?tag=-x", ok_body).status, 400);
 
   // Index referencing a manifest the repository lacks.
-  const std::string index = absl::StrCat(
-      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)",
-      R"("manifests":[{"mediaType":")", kOciManifest, R"(","size":1,"digest":")", missing,
-      R"("}]})");
+  const std::string index =
+      absl::StrCat(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)",
+                   R"("manifests":[{"mediaType":")", kOciManifest, R"(","size":1,"digest":")",
+                   missing, R"("}]})");
   Result idx = Serve("PUT", "/v2/r/manifests/i", index);
   EXPECT_EQ(idx.status, 400);
   EXPECT_THAT(idx.body, HasSubstr("MANIFEST_BLOB_UNKNOWN"));
@@ -345,8 +345,8 @@ TEST_F(RoutesTest, OversizedManifestIs413) {
   ApiOptions options;
   options.max_manifest_bytes = 100;
   Build(options);
-  Result r = Serve("PUT", "/v2/r/manifests/v1", std::string(101, ' '),
-                   {{"Content-Type", kOciManifest}});
+  Result r =
+      Serve("PUT", "/v2/r/manifests/v1", std::string(101, ' '), {{"Content-Type", kOciManifest}});
   EXPECT_EQ(r.status, 413);
   EXPECT_THAT(r.body, HasSubstr("MANIFEST_INVALID"));
 }
@@ -411,15 +411,15 @@ TEST_F(RoutesTest, Referrers) {
   const std::string subject_body = ImageManifest(config, config);
   const std::string subject = digest::Digest::FromBytes(subject_body)->ToString();
   const std::string subject_desc =
-      absl::StrCat(R"("subject":{"mediaType":")", kOciManifest, R"(","size":)",
-                   subject_body.size(), R"(,"digest":")", subject, R"("})");
+      absl::StrCat(R"("subject":{"mediaType":")", kOciManifest, R"(","size":)", subject_body.size(),
+                   R"(,"digest":")", subject, R"("})");
   // A referrer may be pushed before its subject.
-  const std::string sbom = ImageManifest(
-      config, config,
-      absl::StrCat(R"(,"artifactType":"application/x-sbom","annotations":{"k":"v"},)",
-                   subject_desc));
-  Result put = Serve("PUT", "/v2/r/manifests/" + digest::Digest::FromBytes(sbom)->ToString(),
-                     sbom, {{"Content-Type", kOciManifest}});
+  const std::string sbom =
+      ImageManifest(config, config,
+                    absl::StrCat(R"(,"artifactType":"application/x-sbom","annotations":{"k":"v"},)",
+                                 subject_desc));
+  Result put = Serve("PUT", "/v2/r/manifests/" + digest::Digest::FromBytes(sbom)->ToString(), sbom,
+                     {{"Content-Type", kOciManifest}});
   ASSERT_EQ(put.status, 201) << put.body;
   EXPECT_EQ(put.Header("OCI-Subject"), subject);
   const std::string sig = ImageManifest(config, config, absl::StrCat(",", subject_desc));
@@ -437,8 +437,9 @@ TEST_F(RoutesTest, Referrers) {
   EXPECT_THAT(filtered.body, ::testing::Not(HasSubstr("config.v1")));
   Result none = Serve("GET", "/v2/unknown/referrers/" + config);
   EXPECT_EQ(none.status, 200);
-  EXPECT_EQ(none.body,
-            R"({"manifests":[],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2})");
+  EXPECT_EQ(
+      none.body,
+      R"({"manifests":[],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2})");
 }
 
 TEST_F(RoutesTest, ReadOnlyRefusesWrites) {
@@ -459,17 +460,20 @@ TEST_F(RoutesTest, ReadOnlyRefusesWrites) {
 TEST_F(RoutesTest, BasicAuth) {
   auto hash = auth::BcryptHash("pw", 4);
   ASSERT_THAT(hash, IsOk());
-  auto htpasswd = auth::Htpasswd::Parse("alice:" + *hash);
+  auto htpasswd = auth::Htpasswd::Parse("alice:" + *hash + "\nbob:" + *hash);
   ASSERT_THAT(htpasswd, IsOk());
+  auto acl = auth::Acl::Parse(R"([{"account":"alice","name":"**","actions":["*"]},
+                                  {"account":"bob","name":"r","actions":["pull"]}])");
+  ASSERT_THAT(acl, IsOk());
+  auth::BasicAccessController access(htpasswd->get(), acl->get(), "test realm", nullptr);
   ApiOptions options;
-  options.htpasswd = htpasswd->get();
-  options.realm = "test realm";
+  options.access = &access;
   Build(options);
   const auto basic = [](const std::string& user_pass) {
     return http::HeaderList{{"Authorization", "Basic " + absl::Base64Escape(user_pass)}};
   };
   for (const http::HeaderList& bad :
-       {http::HeaderList{}, basic("alice:wrong"), basic("bob:pw"), basic("alicepw"),
+       {http::HeaderList{}, basic("alice:wrong"), basic("carol:pw"), basic("alicepw"),
         http::HeaderList{{"Authorization", "Bearer abc"}},
         http::HeaderList{{"Authorization", "Basic !!!"}}}) {
     Result r = Serve("GET", "/v2/", "", bad);
@@ -479,11 +483,22 @@ TEST_F(RoutesTest, BasicAuth) {
     EXPECT_THAT(r.body, HasSubstr(R"("code":"UNAUTHORIZED")"));
   }
   EXPECT_EQ(Serve("GET", "/v2/", "", basic("alice:pw")).status, 200);
+  EXPECT_EQ(Serve("GET", "/v2/", "", basic("bob:pw")).status, 200);
   // A push without credentials stores nothing.
   const std::string d = digest::Digest::FromBytes("x")->ToString();
   EXPECT_EQ(Serve("POST", "/v2/r/blobs/uploads/?digest=" + d, "x").status, 401);
   EXPECT_EQ(storage_->blobs().count(), 0);
+  // Nor does one by a user who may only pull: 403 DENIED, no challenge.
+  Result denied = Serve("POST", "/v2/r/blobs/uploads/?digest=" + d, "x", basic("bob:pw"));
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_THAT(denied.body, HasSubstr(R"("code":"DENIED")"));
+  EXPECT_EQ(denied.Header("WWW-Authenticate"), "");
+  EXPECT_EQ(storage_->blobs().count(), 0);
   EXPECT_EQ(Serve("POST", "/v2/r/blobs/uploads/?digest=" + d, "x", basic("alice:pw")).status, 201);
+  EXPECT_EQ(Serve("GET", "/v2/r/blobs/" + d, "", basic("bob:pw")).status, 200);
+  EXPECT_EQ(Serve("DELETE", "/v2/r/blobs/" + d, "", basic("bob:pw")).status, 403);
+  // An invalid name is refused as such before any challenge echoes it.
+  EXPECT_EQ(Serve("GET", "/v2/BAD/tags/list", "", basic("bob:pw")).status, 400);
   EXPECT_EQ(Serve("GET", "/healthz").status, 200);  // not part of the API
 }
 

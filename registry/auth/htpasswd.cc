@@ -38,15 +38,14 @@ absl::StatusOr<std::unique_ptr<Htpasswd>> Htpasswd::Parse(absl::string_view text
     if (line.empty() || line[0] == '#') continue;
     const size_t colon = line.find(':');
     if (colon == absl::string_view::npos || colon == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("htpasswd line ", number, ": want user:hash"));
+      return absl::InvalidArgumentError(absl::StrCat("htpasswd line ", number, ": want user:hash"));
     }
     const std::string user(line.substr(0, colon));
     const std::string hash(line.substr(colon + 1));
     if (!IsBcrypt(hash)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "htpasswd line ", number, ": user ", user,
-          " has no bcrypt hash (create it with htpasswd -B)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("htpasswd line ", number, ": user ", user,
+                       " has no bcrypt hash (create it with htpasswd -B)"));
     }
     if (!out->hashes_.emplace(user, hash).second) {
       return absl::InvalidArgumentError(

@@ -30,6 +30,9 @@ class Htpasswd {
   // Whether `password` is `user`'s. False for unknown users.
   bool Verify(absl::string_view user, absl::string_view password);
 
+  // Whether `user` has an entry (a refresh token's account must still exist).
+  bool HasUser(absl::string_view user) const { return hashes_.contains(user); }
+
   size_t size() const { return hashes_.size(); }
 
  private:

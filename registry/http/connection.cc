@@ -1,12 +1,15 @@
 #include "registry/http/connection.h"
 
-#include <algorithm>
-#include <chrono>
-#include <limits>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
+#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -27,6 +30,18 @@ constexpr size_t kChunkBytes = 64 << 10;
 constexpr absl::Duration kLingerTime = absl::Seconds(1);
 constexpr uint64_t kLingerBytes = 1 << 20;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr char kHttpToHttps[] =
+    "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+    "Client sent an HTTP request to an HTTPS server.\n";
+
+template <class S>
+S MakeStream(asio::ip::tcp::socket socket, const ConnectionContext& context) {
+  if constexpr (std::is_same_v<S, TlsStream>) {
+    return S(std::move(socket), *context.tls);
+  } else {
+    return S(std::move(socket));
+  }
+}
 
 bool IsHttpError(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
@@ -45,40 +60,77 @@ std::string HttpDate() {
 
 }  // namespace
 
-Connection::Connection(asio::ip::tcp::socket socket, const ConnectionContext& context)
-    : stream_(std::move(socket)), context_(context), chunk_(kChunkBytes) {}
+template <class Stream>
+Connection<Stream>::Connection(asio::ip::tcp::socket socket, const ConnectionContext& context)
+    : stream_(MakeStream<Stream>(std::move(socket), context)),
+      context_(context),
+      chunk_(kChunkBytes) {}
 
-Connection::~Connection() {
+template <class Stream>
+Connection<Stream>::~Connection() {
   if (sink_ != nullptr) sink_->Abort(absl::CancelledError("connection closed"));
   if (request_active_) Record(499);
   if (context_.on_destroy) context_.on_destroy(this);
 }
 
-void Connection::Start() {
-  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
-}
-
-void Connection::RequestStop() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
-    self->stopping_ = true;
-    // The pending head read completes with operation_aborted and closes the connection.
-    if (self->idle_) self->stream_.cancel();
+template <class Stream>
+void Connection<Stream>::Start() {
+  asio::dispatch(Tcp().get_executor(), [self = this->shared_from_this()] {
+    if constexpr (kTls) {
+      // A client that connects and says nothing must not hold the connection for long.
+      self->SetDeadline(self->context_.options->handshake_timeout);
+      self->stream_.async_handshake(
+          asio::ssl::stream_base::server,
+          beast::bind_front_handler(&Connection<Stream>::OnHandshake, self));
+    } else {
+      self->ReadHeader();
+    }
   });
 }
 
-void Connection::ForceClose() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
+template <class Stream>
+void Connection<Stream>::OnHandshake(beast::error_code ec) {
+  if (!ec) return ReadHeader();
+  ServerObserver* observer = context_.options->observer;
+  if (observer != nullptr) observer->TlsHandshakeFailed();
+  VLOG(1) << "tls handshake failed error=\"" << ec.message() << "\"";
+  if (ec.category() == asio::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST) {
+    // Plain HTTP sent to the TLS port: say so in plain HTTP, as Go's net/http does, instead
+    // of leaving the client with a reset it cannot explain.
+    SetDeadline(absl::Seconds(1));
+    return asio::async_write(
+        Tcp(), asio::buffer(kHttpToHttps, sizeof(kHttpToHttps) - 1),
+        [self = this->shared_from_this()](beast::error_code, size_t) { self->Close(); });
+  }
+  Close();
 }
 
-void Connection::SetDeadline(absl::Duration d) {
+template <class Stream>
+void Connection<Stream>::RequestStop() {
+  asio::post(Tcp().get_executor(), [self = this->shared_from_this()] {
+    self->stopping_ = true;
+    // The pending head read completes with operation_aborted and closes the connection.
+    if (self->idle_) self->Tcp().cancel();
+  });
+}
+
+template <class Stream>
+void Connection<Stream>::ForceClose() {
+  asio::post(Tcp().get_executor(), [self = this->shared_from_this()] { self->Close(); });
+}
+
+template <class Stream>
+void Connection<Stream>::SetDeadline(absl::Duration d) {
   if (d >= absl::Hours(24 * 365)) {
-    stream_.expires_never();
+    Tcp().expires_never();
   } else {
-    stream_.expires_after(absl::ToChronoNanoseconds(d));
+    Tcp().expires_after(absl::ToChronoNanoseconds(d));
   }
 }
 
-void Connection::ReadHeader() {
+template <class Stream>
+void Connection<Stream>::ReadHeader() {
   if (stopping_ || closed_) return Close();
   parser_.emplace();
   parser_->header_limit(context_.options->max_header_bytes);
@@ -87,11 +139,13 @@ void Connection::ReadHeader() {
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   idle_ = true;
   SetDeadline(context_.options->idle_timeout);
-  bhttp::async_read_header(stream_, buffer_, *parser_,
-                           beast::bind_front_handler(&Connection::OnHeader, shared_from_this()));
+  bhttp::async_read_header(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&Connection<Stream>::OnHeader, this->shared_from_this()));
 }
 
-void Connection::OnHeader(beast::error_code ec, size_t) {
+template <class Stream>
+void Connection<Stream>::OnHeader(beast::error_code ec, size_t) {
   idle_ = false;
   if (ec) {
     // Closed, timed out or cut off mid-head: nobody is waiting for an answer.
@@ -138,7 +192,8 @@ void Connection::OnHeader(beast::error_code ec, size_t) {
   Dispatch();
 }
 
-void Connection::Dispatch() {
+template <class Stream>
+void Connection<Stream>::Dispatch() {
   Router::Match match = context_.router->Find(request_.method, request_.path);
   request_.route = match.route;
   request_.params = std::move(match.params);
@@ -161,8 +216,7 @@ void Connection::Dispatch() {
   // order, an unknown session) gets its own answer out, not a 413, when the body is too large
   // to drain or of unknown length; the connection then closes instead of reading it.
   if (sink_ == nullptr && pending_.status >= 400 && !parser_->is_done() &&
-      (request_.chunked ||
-       (request_.content_length && *request_.content_length > body_limit_))) {
+      (request_.chunked || (request_.content_length && *request_.content_length > body_limit_))) {
     keep_alive_ = false;
     return SendResponse(std::move(pending_));
   }
@@ -178,7 +232,7 @@ void Connection::Dispatch() {
     // The client waits for this before sending the body (RFC 9110 section 10.1.1).
     SetDeadline(context_.options->io_timeout);
     return asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1),
-                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
                                if (ec) return self->Close();
                                self->ReadBody();
                              });
@@ -186,17 +240,20 @@ void Connection::Dispatch() {
   ReadBody();
 }
 
-void Connection::ReadBody() {
+template <class Stream>
+void Connection<Stream>::ReadBody() {
   auto& body = parser_->get().body();
   body.data = chunk_.data();
   body.size = chunk_.size();
   SetDeadline(context_.options->io_timeout);
   // read_some, not read: hand each arrival to the sink now instead of waiting for a full chunk.
-  bhttp::async_read_some(stream_, buffer_, *parser_,
-                         beast::bind_front_handler(&Connection::OnBody, shared_from_this()));
+  bhttp::async_read_some(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&Connection<Stream>::OnBody, this->shared_from_this()));
 }
 
-void Connection::OnBody(beast::error_code ec, size_t) {
+template <class Stream>
+void Connection<Stream>::OnBody(beast::error_code ec, size_t) {
   if (ec == bhttp::error::need_buffer) ec = {};  // the chunk buffer is full: consume it
   const size_t n = chunk_.size() - parser_->get().body().size;
   if (ec) {
@@ -222,7 +279,8 @@ void Connection::OnBody(beast::error_code ec, size_t) {
   ReadBody();
 }
 
-void Connection::OnBodyDone() {
+template <class Stream>
+void Connection<Stream>::OnBodyDone() {
   if (sink_ != nullptr) {
     pending_ = sink_->Finish();
     sink_.reset();
@@ -230,7 +288,8 @@ void Connection::OnBodyDone() {
   SendResponse(std::move(pending_));
 }
 
-void Connection::FailUpload(const absl::Status& why) {
+template <class Stream>
+void Connection<Stream>::FailUpload(const absl::Status& why) {
   Response r = Response::Text(HttpStatusFor(why), absl::StrCat(why.message(), "\n"));
   if (sink_ != nullptr) {
     sink_->Abort(why);
@@ -241,7 +300,8 @@ void Connection::FailUpload(const absl::Status& why) {
   SendResponse(std::move(r));
 }
 
-void Connection::SendResponse(Response r) {
+template <class Stream>
+void Connection<Stream>::SendResponse(Response r) {
   if (stopping_) keep_alive_ = false;
   const bool head = request_.method == "HEAD";
   const bool bodiless = r.status / 100 == 1 || r.status == 204 || r.status == 304;
@@ -276,12 +336,13 @@ void Connection::SendResponse(Response r) {
   // With a body, the first WriteBody() sends the header along with the first chunk.
   if (!head && !bodiless) return WriteBody();
   SetDeadline(context_.options->io_timeout);
-  bhttp::async_write_header(
-      stream_, *serializer_,
-      beast::bind_front_handler(&Connection::OnHeaderOnlyWritten, shared_from_this()));
+  bhttp::async_write_header(stream_, *serializer_,
+                            beast::bind_front_handler(&Connection<Stream>::OnHeaderOnlyWritten,
+                                                      this->shared_from_this()));
 }
 
-void Connection::OnHeaderOnlyWritten(beast::error_code ec, size_t) {
+template <class Stream>
+void Connection<Stream>::OnHeaderOnlyWritten(beast::error_code ec, size_t) {
   if (ec) {
     Record(499);
     return Close();
@@ -289,7 +350,8 @@ void Connection::OnHeaderOnlyWritten(beast::error_code ec, size_t) {
   OnResponseDone();
 }
 
-void Connection::WriteBody() {
+template <class Stream>
+void Connection<Stream>::WriteBody() {
   auto& out = response_->body();
   if (body_.source == nullptr) {
     out.data = body_.body.data();
@@ -317,11 +379,13 @@ void Connection::WriteBody() {
     response_bytes_ += *n;
   }
   SetDeadline(context_.options->io_timeout);
-  bhttp::async_write(stream_, *serializer_,
-                     beast::bind_front_handler(&Connection::OnBodyWritten, shared_from_this()));
+  bhttp::async_write(
+      stream_, *serializer_,
+      beast::bind_front_handler(&Connection<Stream>::OnBodyWritten, this->shared_from_this()));
 }
 
-void Connection::OnBodyWritten(beast::error_code ec, size_t) {
+template <class Stream>
+void Connection<Stream>::OnBodyWritten(beast::error_code ec, size_t) {
   if (ec == bhttp::error::need_buffer) ec = {};  // chunk sent; the serializer wants the next
   if (ec) {
     Record(status_sent_);
@@ -331,7 +395,8 @@ void Connection::OnBodyWritten(beast::error_code ec, size_t) {
   WriteBody();
 }
 
-void Connection::OnResponseDone() {
+template <class Stream>
+void Connection<Stream>::OnResponseDone() {
   Record(status_sent_);
   serializer_.reset();
   response_.reset();
@@ -342,11 +407,12 @@ void Connection::OnResponseDone() {
   // response before the client reads it; linger only when such input exists or may follow.
   beast::error_code ec;
   const bool body_unread = !parser_ || !parser_->is_done();
-  if (body_unread || stream_.socket().available(ec) > 0) return LingeringClose();
-  Close();
+  if (body_unread || Tcp().socket().available(ec) > 0) return LingeringClose();
+  GracefulClose();
 }
 
-void Connection::Record(int status) {
+template <class Stream>
+void Connection<Stream>::Record(int status) {
   if (!request_active_) return;
   request_active_ = false;
   const absl::Duration elapsed = absl::Now() - start_;
@@ -367,28 +433,55 @@ void Connection::Record(int status) {
   observer->RequestDone(record);
 }
 
-void Connection::LingeringClose() {
-  beast::error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+template <class Stream>
+void Connection<Stream>::LingeringClose() {
+  if constexpr (!kTls) {
+    // TLS cannot half-close the TCP stream under it; it just drains.
+    beast::error_code ec;
+    Tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  }
   linger_bytes_ = 0;
   SetDeadline(kLingerTime);
-  stream_.async_read_some(asio::buffer(chunk_),
-                          beast::bind_front_handler(&Connection::OnLinger, shared_from_this()));
+  stream_.async_read_some(
+      asio::buffer(chunk_),
+      beast::bind_front_handler(&Connection<Stream>::OnLinger, this->shared_from_this()));
 }
 
-void Connection::OnLinger(beast::error_code ec, size_t bytes) {
+template <class Stream>
+void Connection<Stream>::OnLinger(beast::error_code ec, size_t bytes) {
   linger_bytes_ += bytes;
   if (ec || linger_bytes_ > kLingerBytes || stopping_) return Close();
-  stream_.async_read_some(asio::buffer(chunk_),
-                          beast::bind_front_handler(&Connection::OnLinger, shared_from_this()));
+  stream_.async_read_some(
+      asio::buffer(chunk_),
+      beast::bind_front_handler(&Connection<Stream>::OnLinger, this->shared_from_this()));
 }
 
-void Connection::Close() {
+template <class Stream>
+void Connection<Stream>::Close() {
   if (closed_) return;
   closed_ = true;
   beast::error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  stream_.close();
+  Tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  Tcp().close();
 }
+
+template <class Stream>
+void Connection<Stream>::GracefulClose() {
+  if constexpr (kTls) {
+    if (closed_) return;
+    closed_ = true;
+    SetDeadline(absl::Seconds(1));
+    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+      beast::error_code ec;
+      self->Tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+      self->Tcp().close();
+    });
+  } else {
+    Close();
+  }
+}
+
+template class Connection<PlainStream>;
+template class Connection<TlsStream>;
 
 }  // namespace berth::registry::http::internal

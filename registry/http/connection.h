@@ -1,23 +1,26 @@
-// Connection is one accepted TCP connection of http::Server: a state machine that reads a
-// request head, runs the routed handler, moves the request body into a BodySink (or discards
-// it), writes the response (streaming a BodySource), and loops while keep-alive holds.
-// Internal to //registry/http:server.
+// Connection is one accepted TCP connection of http::Server, plain or TLS (Stream is
+// beast::tcp_stream or beast::ssl_stream over one): a state machine that, after the TLS
+// handshake when there is one, reads a request head, runs the routed handler, moves the request
+// body into a BodySink (or discards it), writes the response (streaming a BodySource), and loops
+// while keep-alive holds. Internal to //registry/http:server.
 //
 // Every method except RequestStop/ForceClose runs on the connection's strand, so the state
 // below needs no lock. The object keeps itself alive through shared_from_this() captured in
 // its pending operations; it dies when the last operation completes without starting another.
 #pragma once
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
-
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 
 #include "absl/time/time.h"
 #include "registry/http/handler.h"
@@ -26,30 +29,46 @@
 
 namespace berth::registry::http::internal {
 
-class Connection;
+// What the server holds of a connection, whatever its stream type.
+class ConnectionBase {
+ public:
+  virtual ~ConnectionBase() = default;
+  // Starts serving requests (after the TLS handshake, if any).
+  virtual void Start() = 0;
+  // Thread-safe. Closes the connection now if it waits for a request; otherwise it closes
+  // after the response in progress (which goes out with "Connection: close").
+  virtual void RequestStop() = 0;
+  // Thread-safe. Closes the socket now, abandoning any request in progress.
+  virtual void ForceClose() = 0;
+};
 
 // What a connection needs from its server. Everything outlives the connection.
 struct ConnectionContext {
   const Router* router = nullptr;
   const ServerOptions* options = nullptr;
+  // Set for TLS connections.
+  boost::asio::ssl::context* tls = nullptr;
   // Runs in ~Connection, on whichever thread drops the last reference.
-  std::function<void(Connection*)> on_destroy;
+  std::function<void(ConnectionBase*)> on_destroy;
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+using PlainStream = boost::beast::tcp_stream;
+using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+template <class Stream>
+class Connection : public ConnectionBase, public std::enable_shared_from_this<Connection<Stream>> {
  public:
   Connection(boost::asio::ip::tcp::socket socket, const ConnectionContext& context);
-  ~Connection();
+  ~Connection() override;
 
-  // Starts serving requests.
-  void Start();
-  // Thread-safe. Closes the connection now if it waits for a request; otherwise it closes
-  // after the response in progress (which goes out with "Connection: close").
-  void RequestStop();
-  // Thread-safe. Closes the socket now, abandoning any request in progress.
-  void ForceClose();
+  void Start() override;
+  void RequestStop() override;
+  void ForceClose() override;
 
  private:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  boost::beast::tcp_stream& Tcp() { return boost::beast::get_lowest_layer(stream_); }
+  void OnHandshake(boost::beast::error_code ec);
   using Parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
   using HttpResponse = boost::beast::http::response<boost::beast::http::buffer_body>;
   using Serializer = boost::beast::http::response_serializer<boost::beast::http::buffer_body>;
@@ -74,9 +93,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void LingeringClose();
   void OnLinger(boost::beast::error_code ec, size_t bytes);
   void Close();
+  // After a complete response: TLS sends close_notify first (bounded by a short deadline), so
+  // a body delimited by the connection's end is not mistaken for a truncation.
+  void GracefulClose();
   void SetDeadline(absl::Duration d);
 
-  boost::beast::tcp_stream stream_;
+  Stream stream_;
   ConnectionContext context_;
   boost::beast::flat_buffer buffer_;  // bytes read past the current parse position
   std::vector<char> chunk_;           // one body chunk, in or out

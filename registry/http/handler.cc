@@ -93,14 +93,18 @@ std::optional<absl::string_view> Request::Header(absl::string_view name) const {
   return std::nullopt;
 }
 
-std::vector<std::pair<std::string, std::string>> Request::QueryParams() const {
+std::vector<std::pair<std::string, std::string>> ParseFormUrlEncoded(absl::string_view text) {
   std::vector<std::pair<std::string, std::string>> out;
-  for (absl::string_view part : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+  for (absl::string_view part : absl::StrSplit(text, '&', absl::SkipEmpty())) {
     std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(part, absl::MaxSplits('=', 1));
     out.emplace_back(FormDecode(kv.first), FormDecode(kv.second));
   }
   return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Request::QueryParams() const {
+  return ParseFormUrlEncoded(query);
 }
 
 const std::string& Request::Param(absl::string_view name) const {

@@ -123,6 +123,10 @@ class HandlerResult {
   std::variant<Response, std::unique_ptr<BodySink>> value_;
 };
 
+// Percent-decoded ('+' -> ' ') pairs of an application/x-www-form-urlencoded text (a query
+// string or a form body), in order; malformed escapes are kept verbatim.
+std::vector<std::pair<std::string, std::string>> ParseFormUrlEncoded(absl::string_view text);
+
 // Called once per request, when its head has arrived. Must be thread-safe: different
 // connections call the same handler concurrently.
 using Handler = std::function<HandlerResult(Request& request)>;

@@ -1,17 +1,19 @@
 #include "registry/http/server.h"
 
-#include <exception>
-#include <optional>
-#include <system_error>
-#include <thread>
-#include <vector>
+#include <openssl/ssl.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <exception>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -20,6 +22,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/fs/fs.h"
 #include "common/status/status_macros.h"
 #include "glog/logging.h"
 #include "registry/http/connection.h"
@@ -30,6 +33,7 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using internal::Connection;
+using internal::ConnectionBase;
 
 // How long Stop() waits for force-closed connections to unwind before abandoning them.
 constexpr absl::Duration kForceCloseGrace = absl::Seconds(2);
@@ -65,6 +69,38 @@ absl::StatusOr<std::pair<std::string, int>> ParseListenAddress(absl::string_view
   return std::make_pair(host, port);
 }
 
+// An OpenSSL server context with the certificate chain and key, TLS 1.2 or later.
+absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const std::string& cert_file,
+                                                                   const std::string& key_file) {
+  if (cert_file.empty() != key_file.empty()) {
+    return absl::InvalidArgumentError("tls: a certificate needs a key and a key a certificate");
+  }
+  BERTH_ASSIGN_OR_RETURN(std::string cert, fs::ReadFile(cert_file), "tls certificate");
+  BERTH_ASSIGN_OR_RETURN(std::string key, fs::ReadFile(key_file), "tls key");
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::no_compression |
+                   asio::ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  ctx->use_certificate_chain(asio::buffer(cert), ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tls certificate ", cert_file, ": not a PEM certificate chain: ", ec.message()));
+  }
+  ctx->use_private_key(asio::buffer(key), asio::ssl::context::pem, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tls key ", key_file, ": not a PEM private key for the certificate: ", ec.message()));
+  }
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls key ", key_file, " does not match certificate ", cert_file));
+  }
+  return ctx;
+}
+
 class Server::Impl {
  public:
   Impl(const ServerOptions& options, const Router& router)
@@ -75,7 +111,14 @@ class Server::Impl {
         accept_retry_(acceptor_.get_executor()) {
     context_.router = &router_;
     context_.options = &options_;
-    context_.on_destroy = [this](Connection* c) { OnConnectionDestroyed(c); };
+    context_.on_destroy = [this](ConnectionBase* c) { OnConnectionDestroyed(c); };
+  }
+
+  absl::Status SetUpTls() {
+    if (options_.tls_cert_file.empty() && options_.tls_key_file.empty()) return absl::OkStatus();
+    BERTH_ASSIGN_OR_RETURN(tls_, MakeTlsContext(options_.tls_cert_file, options_.tls_key_file));
+    context_.tls = tls_.get();
+    return absl::OkStatus();
   }
 
   ~Impl() { Stop(); }
@@ -167,6 +210,7 @@ class Server::Impl {
 
   const std::string& address() const { return address_; }
   int port() const { return port_; }
+  bool tls() const { return tls_ != nullptr; }
 
  private:
   void Accept() {
@@ -190,7 +234,12 @@ class Server::Impl {
     // holds back the second until the client's delayed ACK, ~40 ms on Linux.
     boost::system::error_code ignored;  // without it the connection is merely slower
     socket.set_option(tcp::no_delay(true), ignored);
-    auto conn = std::make_shared<Connection>(std::move(socket), context_);
+    std::shared_ptr<ConnectionBase> conn;
+    if (tls_ != nullptr) {
+      conn = std::make_shared<Connection<internal::TlsStream>>(std::move(socket), context_);
+    } else {
+      conn = std::make_shared<Connection<internal::PlainStream>>(std::move(socket), context_);
+    }
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;  // conn dies here and closes the socket
@@ -201,7 +250,7 @@ class Server::Impl {
     Accept();
   }
 
-  void OnConnectionDestroyed(Connection* c) {
+  void OnConnectionDestroyed(ConnectionBase* c) {
     // Under the lock, so Stop() never sees the set empty before the observer heard of it.
     absl::MutexLock lock(&mu_);
     if (connections_.erase(c) > 0 && options_.observer != nullptr) {
@@ -222,8 +271,8 @@ class Server::Impl {
     }
   }
 
-  std::vector<std::shared_ptr<Connection>> LiveConnections() {
-    std::vector<std::shared_ptr<Connection>> out;
+  std::vector<std::shared_ptr<ConnectionBase>> LiveConnections() {
+    std::vector<std::shared_ptr<ConnectionBase>> out;
     absl::MutexLock lock(&mu_);
     for (const auto& [ptr, weak] : connections_) {
       if (auto c = weak.lock()) out.push_back(std::move(c));
@@ -240,7 +289,7 @@ class Server::Impl {
     absl::MutexLock lock(&mu_);
     return mu_.AwaitWithTimeout(
         absl::Condition(
-            +[](absl::flat_hash_map<Connection*, std::weak_ptr<Connection>>* m) {
+            +[](absl::flat_hash_map<ConnectionBase*, std::weak_ptr<ConnectionBase>>* m) {
               return m->empty();
             },
             &connections_),
@@ -249,11 +298,13 @@ class Server::Impl {
 
   const ServerOptions options_;
   const Router& router_;
+  std::unique_ptr<asio::ssl::context> tls_;  // null for plain HTTP
   internal::ConnectionContext context_;
 
   // Declared before ioc_ so they outlive connections destroyed along with the io_context.
   absl::Mutex mu_;
-  absl::flat_hash_map<Connection*, std::weak_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<ConnectionBase*, std::weak_ptr<ConnectionBase>> connections_
+      ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex stop_mu_;
   bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
@@ -270,6 +321,7 @@ class Server::Impl {
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                                       const Router& router) {
   auto impl = std::make_unique<Impl>(options, router);
+  BERTH_RETURN_IF_ERROR(impl->SetUpTls());
   BERTH_RETURN_IF_ERROR(impl->Listen());
   BERTH_RETURN_IF_ERROR(impl->Run());
   VLOG(1) << "http server started address=" << impl->address();
@@ -281,5 +333,6 @@ Server::~Server() { Stop(); }
 void Server::Stop() { impl_->Stop(); }
 const std::string& Server::address() const { return impl_->address(); }
 int Server::port() const { return impl_->port(); }
+bool Server::tls() const { return impl_->tls(); }
 
 }  // namespace berth::registry::http

@@ -1,7 +1,8 @@
-// Server is berth-registry's HTTP/1.1 front end on Boost.Beast: it accepts TCP connections on
-// an io_context run by a small thread pool, parses requests with Beast, dispatches them through
-// a Router and streams bodies both ways (see handler.h), with keep-alive, a request body limit,
-// timeouts and a graceful Stop(). No Beast or Asio type appears in this header.
+// Server is berth-registry's HTTP/1.1 front end on Boost.Beast: it accepts TCP connections
+// (or TLS 1.2+ over them, with OpenSSL through Asio) on an io_context run by a small thread pool,
+// parses requests with Beast, dispatches them through a Router and streams bodies both ways (see
+// handler.h), with keep-alive, a request body limit, timeouts and a graceful Stop(). No Beast or
+// Asio type appears in this header.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +37,8 @@ class ServerObserver {
   };
   // Once per request, after its response was sent or it was abandoned.
   virtual void RequestDone(const RequestRecord& record) = 0;
+  // A TLS handshake failed or timed out (plain HTTP to the TLS port, an untrusting client).
+  virtual void TlsHandshakeFailed() {}
 };
 
 struct ServerOptions {
@@ -52,6 +55,12 @@ struct ServerOptions {
   absl::Duration idle_timeout = absl::Seconds(60);
   // How long one read or write may make no progress inside a request before it is abandoned.
   absl::Duration io_timeout = absl::Minutes(5);
+  // TLS: when both are set, the listener speaks HTTPS only (TLS 1.2 or later). PEM files: the
+  // certificate chain (leaf first) and its private key (RSA or EC).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // How long a TLS client may take to finish its handshake.
+  absl::Duration handshake_timeout = absl::Seconds(10);
   // How long Stop() lets in-flight requests finish before closing their connections.
   absl::Duration drain_timeout = absl::Seconds(10);
   // Optional; not owned, must outlive the server.
@@ -62,8 +71,9 @@ class Server {
  public:
   // Binds `options.address`, starts the I/O threads and begins accepting. `router` is not
   // owned, must outlive the server and must not change once Start is called.
-  // InvalidArgument for a malformed address or options; Unavailable when it cannot be bound
-  // (in use, no such local address, permission).
+  // InvalidArgument for a malformed address or options, or TLS files that cannot be parsed or
+  // do not match each other; NotFound/PermissionDenied for TLS files that cannot be read;
+  // Unavailable when it cannot be bound (in use, no such local address, permission).
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
                                                        const Router& router);
 
@@ -79,6 +89,8 @@ class Server {
   // The bound address, "host:port" (the real port when 0 was asked for).
   const std::string& address() const;
   int port() const;
+  // Whether the listener speaks TLS.
+  bool tls() const;
 
   class Impl;
 

@@ -5,27 +5,31 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <limits>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/fs/atomic_file.h"
 #include "common/testing/child_process.h"
 #include "common/testing/status_matchers.h"
+#include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "registry/auth/test_keys.h"
 
 namespace berth::registry::http {
 namespace {
@@ -95,6 +99,7 @@ class RecordingObserver : public ServerObserver {
  public:
   void ConnectionOpened() override { ++opened; }
   void ConnectionClosed() override { ++closed; }
+  void TlsHandshakeFailed() override { ++handshake_failures; }
   void RequestDone(const RequestRecord& r) override {
     absl::MutexLock lock(&mu);
     records.push_back(absl::StrCat(r.method, " ", r.route, " ", r.status,
@@ -106,6 +111,7 @@ class RecordingObserver : public ServerObserver {
   }
   std::atomic<int> opened{0};
   std::atomic<int> closed{0};
+  std::atomic<int> handshake_failures{0};
   absl::Mutex mu;
   std::vector<std::string> records;
 };
@@ -510,6 +516,109 @@ TEST_F(ServerTest, BadAddressesAreRejected) {
   options_.address = (*first)->address();
   EXPECT_THAT(Server::Start(options_, router_),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("in use")));
+}
+
+// One TLS request with Asio's client (trusting `ca_file`); the response text, and the error
+// that ended reading it (eof after a proper close_notify, stream_truncated without one).
+struct TlsResult {
+  beast::error_code handshake;
+  std::string response;
+  beast::error_code end;
+};
+TlsResult TlsGet(int port, const std::string& ca_file,
+                 asio::ssl::context::method method = asio::ssl::context::tls_client) {
+  asio::io_context ioc;
+  asio::ssl::context ctx(method);
+  ctx.load_verify_file(ca_file);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+  TlsResult out;
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+  beast::get_lowest_layer(stream).connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  stream.handshake(asio::ssl::stream_base::client, out.handshake);
+  if (out.handshake) return out;
+  const std::string req = "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  asio::write(stream, asio::buffer(req));
+  char buf[4096];
+  while (true) {
+    beast::error_code ec;
+    const size_t n = stream.read_some(asio::buffer(buf), ec);
+    out.response.append(buf, n);
+    if (ec) {
+      out.end = ec;
+      break;
+    }
+  }
+  return out;
+}
+
+TEST_F(ServerTest, TlsServesHttpsAndBoundsHandshakes) {
+  auto dir = berth::testing::TempDir::Create();
+  ASSERT_THAT(dir, IsOk());
+  const std::string key = registry::auth::testkeys::NewKeyPem("P-256");
+  const std::string cert = registry::auth::testkeys::CertPem(key, "127.0.0.1");
+  ASSERT_THAT(fs::WriteFileAtomically(dir->Sub("key.pem"), key, 0600), IsOk());
+  ASSERT_THAT(fs::WriteFileAtomically(dir->Sub("cert.pem"), cert, 0600), IsOk());
+  options_.tls_cert_file = dir->Sub("cert.pem");
+  options_.tls_key_file = dir->Sub("key.pem");
+  options_.handshake_timeout = absl::Milliseconds(300);
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  EXPECT_TRUE(server->tls());
+
+  // A client that starts a handshake and goes quiet is dropped after the handshake timeout,
+  // and does not hold up a real one meanwhile.
+  Client silent(server->port());
+  ASSERT_FALSE(silent.Send("\x16\x03\x01"));
+  TlsResult ok = TlsGet(server->port(), dir->Sub("cert.pem"));
+  ASSERT_FALSE(ok.handshake) << ok.handshake.message();
+  EXPECT_THAT(ok.response, HasSubstr("HTTP/1.1 200 OK"));
+  EXPECT_THAT(ok.response, HasSubstr("hello"));
+  // The server said close_notify before closing.
+  EXPECT_EQ(ok.end, asio::error::eof) << ok.end.message();
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(silent.Closed());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+
+  // TLS 1.1 is refused; so is plain HTTP, with a plain-text 400.
+  TlsResult old = TlsGet(server->port(), dir->Sub("cert.pem"), asio::ssl::context::tlsv11_client);
+  EXPECT_TRUE(old.handshake);
+  Client plain(server->port());
+  ASSERT_FALSE(plain.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  TestResponse r;
+  ASSERT_FALSE(plain.Read(&r));
+  EXPECT_EQ(r.result_int(), 400);
+  EXPECT_THAT(r.body(), HasSubstr("HTTP request to an HTTPS server"));
+  EXPECT_TRUE(
+      berth::testing::WaitFor([&] { return observer_.handshake_failures >= 3; }, absl::Seconds(5)));
+  EXPECT_EQ(
+      TlsGet(server->port(), dir->Sub("cert.pem")).response.find("hello") != std::string::npos,
+      true);
+}
+
+TEST_F(ServerTest, BadTlsFilesAreRejected) {
+  auto dir = berth::testing::TempDir::Create();
+  ASSERT_THAT(dir, IsOk());
+  const std::string key = registry::auth::testkeys::NewKeyPem("rsa");
+  const std::string other = registry::auth::testkeys::NewKeyPem("P-256");
+  ASSERT_THAT(fs::WriteFileAtomically(dir->Sub("key.pem"), key, 0600), IsOk());
+  ASSERT_THAT(fs::WriteFileAtomically(dir->Sub("other.pem"), other, 0600), IsOk());
+  ASSERT_THAT(fs::WriteFileAtomically(dir->Sub("cert.pem"),
+                                      registry::auth::testkeys::CertPem(key, "x"), 0600),
+              IsOk());
+  const auto start = [&](const std::string& cert, const std::string& key_file) {
+    ServerOptions o = options_;
+    o.tls_cert_file = cert.empty() ? "" : dir->Sub(cert);
+    o.tls_key_file = key_file.empty() ? "" : dir->Sub(key_file);
+    return Server::Start(o, router_).status();
+  };
+  EXPECT_THAT(start("cert.pem", "key.pem"), IsOk());  // RSA works too
+  EXPECT_THAT(start("missing.pem", "key.pem"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(start("cert.pem", "other.pem"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tls key")));
+  EXPECT_THAT(start("key.pem", "key.pem"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(start("cert.pem", ""), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(ParseListenAddressTest, Forms) {

@@ -31,9 +31,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* out) {
   }
   const size_t colon = line.find(':');
   if (colon != absl::string_view::npos) {
-    result->headers.emplace_back(
-        std::string(absl::StripAsciiWhitespace(line.substr(0, colon))),
-        std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
+    result->headers.emplace_back(std::string(absl::StripAsciiWhitespace(line.substr(0, colon))),
+                                 std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
   }
   return size * n;
 }
@@ -57,7 +56,7 @@ std::vector<std::string> HttpResult::Headers(const std::string& name) const {
 
 absl::StatusOr<HttpResult> Http(const std::string& method, const std::string& url,
                                 const std::string& body, const std::vector<std::string>& headers,
-                                bool send_body) {
+                                bool send_body, const std::string& ca_file) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return absl::InternalError("curl_easy_init failed");
   HttpResult result;
@@ -70,8 +69,7 @@ absl::StatusOr<HttpResult> Http(const std::string& method, const std::string& ur
     if (absl::StartsWithIgnoreCase(h, "Content-Type:")) has_content_type = true;
   }
   if (!has_content_type) list = curl_slist_append(list, "Content-Type:");
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> list_owner(list,
-                                                                          curl_slist_free_all);
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> list_owner(list, curl_slist_free_all);
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
@@ -81,6 +79,10 @@ absl::StatusOr<HttpResult> Http(const std::string& method, const std::string& ur
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &result);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  if (!ca_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca_file.c_str());
+    curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
+  }
   if (method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (!body.empty() || send_body) {
@@ -92,8 +94,7 @@ absl::StatusOr<HttpResult> Http(const std::string& method, const std::string& ur
   }
   const CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK) {
-    return absl::UnavailableError(
-        absl::StrCat(method, " ", url, ": ", curl_easy_strerror(rc)));
+    return absl::UnavailableError(absl::StrCat(method, " ", url, ": ", curl_easy_strerror(rc)));
   }
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -111,6 +112,11 @@ absl::StatusOr<RegistryProcess> RegistryProcess::Start(const std::string& root,
                                    "--listen=127.0.0.1:0", "--metrics-addr=127.0.0.1:0",
                                    "--root=" + root};
   argv.insert(argv.end(), extra.begin(), extra.end());
+  for (const std::string& flag : extra) {
+    if (absl::StartsWith(flag, "--tls_cert=") || absl::StartsWith(flag, "--tls-cert=")) {
+      p.tls_ = true;
+    }
+  }
   auto child = berth::testing::ChildProcess::Start(argv, p.log_);
   if (!child.ok()) return child.status();
   p.process_.emplace(std::move(*child));

@@ -24,11 +24,13 @@ struct HttpResult {
 };
 
 // One HTTP request with libcurl. `headers` are "Name: value" lines. A non-empty `body` (or
-// `send_body`) is sent with Content-Length. HEAD is sent without reading a body.
+// `send_body`) is sent with Content-Length. HEAD is sent without reading a body. For https
+// URLs, `ca_file` is the only CA trusted ("" : the system's). Unavailable when the transfer
+// fails (connection, TLS verification), with curl's message.
 absl::StatusOr<HttpResult> Http(const std::string& method, const std::string& url,
                                 const std::string& body = "",
                                 const std::vector<std::string>& headers = {},
-                                bool send_body = false);
+                                bool send_body = false, const std::string& ca_file = "");
 
 class RegistryProcess {
  public:
@@ -40,8 +42,8 @@ class RegistryProcess {
   RegistryProcess(RegistryProcess&&) = default;
   RegistryProcess& operator=(RegistryProcess&&) = default;
 
-  // "http://127.0.0.1:<port>"
-  std::string base() const { return "http://" + address_; }
+  // "http://127.0.0.1:<port>" ("https://..." when started with --tls_cert)
+  std::string base() const { return (tls_ ? "https://" : "http://") + address_; }
   const std::string& address() const { return address_; }
   const std::string& metrics_address() const { return metrics_; }
   const std::string& log_path() const { return log_; }
@@ -55,6 +57,7 @@ class RegistryProcess {
   std::string address_;
   std::string metrics_;
   std::string log_;
+  bool tls_ = false;
 };
 
 // Runs berth-registry with `args` (e.g. {"garbage-collect", "--root=..."}) to completion.
