@@ -1,0 +1,114 @@
+#include "engine/distribution/gzip.h"
+
+#include <zlib.h>
+
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace berth::engine::distribution {
+namespace {
+
+struct Block {
+  std::string in;
+  std::string out;
+  uLong crc = 0;
+  absl::Status status;
+};
+
+// Raw deflate of one block ending with a sync flush (byte aligned, not final), so blocks
+// made independently concatenate into one valid deflate stream.
+void DeflateBlock(Block* b, int level) {
+  z_stream zs{};
+  if (deflateInit2(&zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    b->status = absl::InternalError("deflateInit2 failed");
+    return;
+  }
+  b->out.resize(deflateBound(&zs, b->in.size()) + 16);
+  zs.next_in = reinterpret_cast<Bytef*>(b->in.data());
+  zs.avail_in = static_cast<uInt>(b->in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(b->out.data());
+  zs.avail_out = static_cast<uInt>(b->out.size());
+  int rc = deflate(&zs, Z_SYNC_FLUSH);
+  if (rc != Z_OK || zs.avail_in != 0) {
+    b->status = absl::InternalError(absl::StrCat("deflate failed: ", rc));
+  }
+  b->out.resize(b->out.size() - zs.avail_out);
+  deflateEnd(&zs);
+  b->crc = crc32(0L, reinterpret_cast<const Bytef*>(b->in.data()), static_cast<uInt>(b->in.size()));
+}
+
+void PutLE32(std::string* s, uint32_t v) {
+  for (int i = 0; i < 4; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+}  // namespace
+
+absl::Status GzipCompress(const std::function<absl::StatusOr<bool>(std::string*)>& next,
+                          const std::function<absl::Status(absl::string_view)>& out,
+                          const GzipOptions& options) {
+  int threads = options.threads > 0 ? options.threads
+                                    : static_cast<int>(std::thread::hardware_concurrency());
+  if (threads < 1) threads = 1;
+  // RFC 1952 header: deflate, no flags, mtime 0, no extra flags, OS "unknown".
+  static constexpr char kHeader[] = {'\x1f', '\x8b', 8, 0, 0, 0, 0, 0, 0, '\xff'};
+  if (absl::Status s = out(absl::string_view(kHeader, sizeof(kHeader))); !s.ok()) return s;
+
+  uLong crc = crc32(0L, Z_NULL, 0);
+  uint64_t total = 0;
+  std::string chunk;
+  std::string carry;  // input read but not yet in a block
+  bool eof = false;
+  std::vector<Block> blocks(static_cast<size_t>(threads));
+  // Fills `b` with the next block_size bytes (fewer at the end of the input).
+  auto fill = [&](Block& b) -> absl::Status {
+    b.in.swap(carry);
+    carry.clear();
+    b.out.clear();
+    b.status = absl::OkStatus();
+    while (b.in.size() < options.block_size && !eof) {
+      absl::StatusOr<bool> more = next(&chunk);
+      if (!more.ok()) return more.status();
+      if (!*more) {
+        eof = true;
+        break;
+      }
+      b.in.append(chunk);
+    }
+    if (b.in.size() > options.block_size) {
+      carry.assign(b.in, options.block_size, std::string::npos);
+      b.in.resize(options.block_size);
+    }
+    return absl::OkStatus();
+  };
+  bool done = false;
+  while (!done) {
+    size_t n = 0;
+    while (n < blocks.size()) {
+      if (absl::Status s = fill(blocks[n]); !s.ok()) return s;
+      if (blocks[n].in.empty()) break;
+      ++n;
+      if (eof && carry.empty()) break;
+    }
+    done = eof && carry.empty();
+    // Blocks 1..n-1 on their own threads, block 0 on this one.
+    std::vector<std::thread> workers;
+    for (size_t i = 1; i < n; ++i) workers.emplace_back(DeflateBlock, &blocks[i], options.level);
+    if (n > 0) DeflateBlock(&blocks[0], options.level);
+    for (auto& w : workers) w.join();
+    for (size_t i = 0; i < n; ++i) {
+      if (!blocks[i].status.ok()) return blocks[i].status;
+      if (absl::Status s = out(blocks[i].out); !s.ok()) return s;
+      crc = crc32_combine(crc, blocks[i].crc, static_cast<z_off_t>(blocks[i].in.size()));
+      total += blocks[i].in.size();
+    }
+  }
+  // The final, empty block (BFINAL set) and the trailer: CRC-32 and size mod 2^32.
+  std::string tail = {'\x03', '\x00'};
+  PutLE32(&tail, static_cast<uint32_t>(crc));
+  PutLE32(&tail, static_cast<uint32_t>(total & 0xffffffffu));
+  return out(tail);
+}
+
+}  // namespace berth::engine::distribution

@@ -1,0 +1,386 @@
+#include "engine/distribution/pusher.h"
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/digest/digest.h"
+#include "common/status/status_macros.h"
+#include "engine/distribution/blobs.h"
+#include "engine/distribution/progress.h"
+#include "engine/distribution/registry_client.h"
+#include "engine/reference/reference.h"
+
+namespace berth::engine::distribution {
+namespace {
+
+namespace oci = images::oci;
+using images::Descriptor;
+
+constexpr int64_t kMaxDocument = 8 << 20;
+
+bool Uncompressed(const std::string& media_type) {
+  return media_type == oci::kMediaTypeLayer || media_type == oci::kDockerLayer;
+}
+
+// A source for HttpRequest::body_source reading a blob from the content store.
+class BlobSource {
+ public:
+  BlobSource(std::unique_ptr<images::BlobReader> reader, std::function<void(int64_t)> on_progress)
+      : reader_(std::move(reader)), on_progress_(std::move(on_progress)) {}
+  absl::StatusOr<size_t> Read(char* buf, size_t max) {
+    while (at_ >= chunk_.size()) {
+      if (eof_) return 0;
+      BERTH_ASSIGN_OR_RETURN(bool more, reader_->Next(&chunk_));
+      at_ = 0;
+      if (!more) {
+        eof_ = true;
+        chunk_.clear();
+      }
+    }
+    size_t n = std::min(max, chunk_.size() - at_);
+    std::memcpy(buf, chunk_.data() + at_, n);
+    at_ += n;
+    sent_ += static_cast<int64_t>(n);
+    on_progress_(sent_);
+    return n;
+  }
+
+ private:
+  std::unique_ptr<images::BlobReader> reader_;
+  std::function<void(int64_t)> on_progress_;
+  std::string chunk_;
+  size_t at_ = 0;
+  bool eof_ = false;
+  int64_t sent_ = 0;
+};
+
+class PushJob {
+ public:
+  PushJob(images::ImageStore* store, RegistryClient* client, const Options& options,
+          const GzipOptions& gzip, const reference::Reference& ref,
+          const images::Distribution::PushSink& out, const std::atomic<bool>& cancelled)
+      : store_(store),
+        content_(store->backend().content),
+        client_(client),
+        options_(options),
+        gzip_(gzip),
+        ref_(ref),
+        out_(out),
+        cancelled_(cancelled) {}
+
+  absl::Status Run(const Descriptor& target);
+
+ private:
+  void Emit(const std::string& id, v1::TransferPhase phase, const std::string& status) {
+    v1::PushImageResponse r;
+    v1::TransferProgress* p = r.mutable_progress();
+    p->set_id(id);
+    p->set_phase(phase);
+    p->set_status(status);
+    out_(std::move(r));
+  }
+  std::vector<std::string> Scopes() const { return {PushScope(ref_.path)}; }
+  // Pushes one image manifest's config and layers, then the manifest under `ref` (a tag, or
+  // its digest for the children of an index). Returns what the registry holds.
+  absl::StatusOr<Descriptor> PushManifest(const Descriptor& manifest, const std::string& ref);
+  absl::StatusOr<Descriptor> Compressed(const Descriptor& layer);
+  absl::Status PushBlob(const Descriptor& blob, const std::string& id, bool show);
+  void Fail(absl::Status s) {
+    absl::MutexLock l(&mu_);
+    if (first_error_.ok()) first_error_ = std::move(s);
+    stop_ = true;
+  }
+
+  images::ImageStore* const store_;
+  images::ContentStore* const content_;
+  RegistryClient* const client_;
+  const Options& options_;
+  const GzipOptions& gzip_;
+  const reference::Reference ref_;
+  const images::Distribution::PushSink& out_;
+  const std::atomic<bool>& cancelled_;
+
+  std::string lease_;
+  ProgressQueue progress_;
+  std::atomic<bool> stop_{false};
+  absl::Mutex mu_;
+  absl::Status first_error_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::StatusOr<Descriptor> PushJob::Compressed(const Descriptor& layer) {
+  BERTH_ASSIGN_OR_RETURN(images::BlobInfo info, content_->Info(layer.digest()),
+                         absl::StrCat("layer ", layer.digest()));
+  Descriptor out;
+  out.set_media_type(layer.media_type() == oci::kDockerLayer ? oci::kDockerLayerGzip
+                                                             : oci::kMediaTypeLayerGzip);
+  auto it = info.labels.find(kGzipLabel);
+  if (it != info.labels.end()) {
+    absl::StatusOr<images::BlobInfo> gz = content_->Info(it->second);
+    if (gz.ok()) {
+      out.set_digest(gz->digest);
+      out.set_size(gz->size);
+      return out;
+    }
+  }
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<images::BlobReader> reader,
+                         content_->OpenReader(layer.digest()));
+  BERTH_ASSIGN_OR_RETURN(
+      std::unique_ptr<images::BlobWriter> writer,
+      content_->OpenWriter(absl::StrCat("push-gzip-", store_->Unique()), "", lease_));
+  BERTH_RETURN_IF_ERROR(GzipCompress(
+      [&](std::string* chunk) -> absl::StatusOr<bool> {
+        if (stop_.load() || cancelled_.load()) return absl::CancelledError("push cancelled");
+        return reader->Next(chunk);
+      },
+      [&](absl::string_view data) { return writer->Write(data); }, gzip_),
+      absl::StrCat("compress layer ", layer.digest()));
+  BERTH_ASSIGN_OR_RETURN(
+      images::BlobInfo gz,
+      writer->Commit("", 0,
+                     {{kUncompressedLabel, layer.digest()},
+                      {images::kUncompressedSizeLabel, absl::StrCat(layer.size())}}),
+      "store compressed layer");
+  BERTH_RETURN_IF_ERROR(content_->SetLabels(layer.digest(), {{kGzipLabel, gz.digest}}));
+  out.set_digest(gz.digest);
+  out.set_size(gz.size);
+  return out;
+}
+
+absl::Status PushJob::PushBlob(const Descriptor& blob, const std::string& id, bool show) {
+  const std::string host = client_->host().host;
+  absl::StatusOr<int64_t> have = client_->StatBlob(ref_.path, blob.digest(), Scopes(), &stop_);
+  if (have.ok()) {
+    if (show) progress_.Post(id, v1::TRANSFER_PHASE_LAYER_ALREADY_EXISTS, "Layer already exists");
+    return absl::OkStatus();
+  }
+  if (!absl::IsNotFound(have.status())) return have.status();
+  std::string location;
+  // A cross-repository mount from where the blob came from (same registry).
+  absl::StatusOr<images::BlobInfo> info = content_->Info(blob.digest());
+  if (info.ok()) {
+    for (const auto& from : Sources(*info, host)) {
+      if (from == ref_.path) continue;
+      BERTH_ASSIGN_OR_RETURN(
+          location, client_->StartUpload(ref_.path, blob.digest(), from,
+                                         {PushScope(ref_.path), PullScope(from)}, &stop_));
+      if (location.empty()) {
+        if (show) {
+          progress_.Post(id, v1::TRANSFER_PHASE_MOUNTED_FROM, absl::StrCat("Mounted from ", from));
+        }
+        return AddSource(content_, blob.digest(), host, ref_.path);
+      }
+      break;  // the registry opened a plain upload instead
+    }
+  }
+  if (location.empty()) {
+    BERTH_ASSIGN_OR_RETURN(location, client_->StartUpload(ref_.path, "", "", Scopes(), &stop_));
+  }
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<images::BlobReader> reader,
+                         content_->OpenReader(blob.digest()));
+  const int64_t size = blob.size();
+  auto source = std::make_shared<BlobSource>(std::move(reader), [&, size](int64_t sent) {
+    if (show) progress_.Post(id, v1::TRANSFER_PHASE_PUSHING, "Pushing", sent, size);
+  });
+  BERTH_RETURN_IF_ERROR(client_->FinishUpload(
+      location, blob.digest(), size,
+      [source](char* buf, size_t max) { return source->Read(buf, max); }, Scopes(), &stop_));
+  if (show) progress_.Post(id, v1::TRANSFER_PHASE_PUSHED, "Pushed", size, size);
+  return AddSource(content_, blob.digest(), host, ref_.path);
+}
+
+absl::StatusOr<Descriptor> PushJob::PushManifest(const Descriptor& manifest,
+                                                 const std::string& ref) {
+  BERTH_ASSIGN_OR_RETURN(oci::Manifest m, store_->ReadManifest(manifest.digest()));
+  BERTH_ASSIGN_OR_RETURN(std::string raw, content_->ReadAll(manifest.digest(), kMaxDocument));
+  const size_t n = m.layers.size();
+  std::vector<Descriptor> pushed(n);
+  for (size_t i = 0; i < n; ++i) {
+    Emit(ShortId(m.layers[i].digest()), v1::TRANSFER_PHASE_PREPARING, "Preparing");
+  }
+  const size_t workers =
+      std::min(n, static_cast<size_t>(std::max(1, options_.max_concurrent_uploads)));
+  for (size_t i = workers; i < n; ++i) {
+    Emit(ShortId(m.layers[i].digest()), v1::TRANSFER_PHASE_WAITING, "Waiting");
+  }
+  size_t next = 0;
+  size_t done = 0;
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      while (!stop_.load()) {
+        size_t i;
+        {
+          absl::MutexLock l(&mu_);
+          if (next >= n) break;
+          i = next++;
+        }
+        const Descriptor& layer = m.layers[i];
+        absl::StatusOr<Descriptor> blob =
+            Uncompressed(layer.media_type()) ? Compressed(layer) : absl::StatusOr<Descriptor>(layer);
+        absl::Status s = blob.status();
+        if (s.ok()) s = PushBlob(*blob, ShortId(layer.digest()), true);
+        if (!s.ok()) {
+          Fail(Annotate(s, absl::StrCat("push layer ", ShortId(layer.digest()))));
+          break;
+        }
+        absl::MutexLock l(&mu_);
+        pushed[i] = *blob;
+      }
+      absl::MutexLock l(&mu_);
+      if (++done == workers) progress_.Close();
+    });
+  }
+  if (workers == 0) progress_.Close();
+  while (!progress_.Drained()) {
+    if (cancelled_.load() && !stop_.load()) Fail(absl::CancelledError("push cancelled"));
+    v1::TransferProgress p;
+    if (progress_.Next(&p, absl::Milliseconds(50))) {
+      v1::PushImageResponse r;
+      *r.mutable_progress() = std::move(p);
+      out_(std::move(r));
+    }
+  }
+  for (auto& t : threads) t.join();
+  {
+    absl::MutexLock l(&mu_);
+    BERTH_RETURN_IF_ERROR(first_error_);
+  }
+  if (cancelled_.load()) return absl::CancelledError("push cancelled");
+  BERTH_RETURN_IF_ERROR(PushBlob(m.config, "", false), "push image config");
+
+  // The manifest as pushed: the same document unless layers were compressed on the way.
+  std::string body = raw;
+  bool changed = false;
+  for (size_t i = 0; i < n; ++i) changed = changed || pushed[i].digest() != m.layers[i].digest();
+  if (changed) {
+    BERTH_ASSIGN_OR_RETURN(nlohmann::json doc, oci::ParseJson(raw, "manifest"));
+    nlohmann::json& layers = doc["layers"];
+    if (!layers.is_array() || layers.size() != n) {
+      return absl::InternalError("manifest layers changed while pushing");
+    }
+    for (size_t i = 0; i < n; ++i) {
+      layers[i]["mediaType"] = pushed[i].media_type();
+      layers[i]["digest"] = pushed[i].digest();
+      layers[i]["size"] = pushed[i].size();
+    }
+    // nlohmann's objects keep keys sorted: the same image always makes the same bytes.
+    body = doc.dump();
+  }
+  const std::string media_type = m.media_type.empty() ? manifest.media_type() : m.media_type;
+  BERTH_ASSIGN_OR_RETURN(std::string digest,
+                         client_->PutManifest(ref_.path, ref, media_type, body, &cancelled_));
+  Descriptor out;
+  out.set_media_type(media_type);
+  out.set_digest(digest);
+  out.set_size(static_cast<int64_t>(body.size()));
+  if (changed) {
+    // Keep the pushed manifest (and through its labels the compressed layers) as long as the
+    // local one, so the next push finds the same blobs and the repo digest stays resolvable.
+    images::Labels labels = {{absl::StrCat(images::kGcRefContentPrefix, "config"),
+                              m.config.digest()}};
+    for (size_t i = 0; i < n; ++i) {
+      labels[absl::StrCat(images::kGcRefContentPrefix, "l.", i)] = pushed[i].digest();
+    }
+    BERTH_RETURN_IF_ERROR(WriteSmallBlob(content_, absl::StrCat("push-manifest-", store_->Unique()),
+                                         body, digest, labels, lease_));
+    BERTH_RETURN_IF_ERROR(content_->SetLabels(
+        manifest.digest(),
+        {{absl::StrCat(images::kGcRefContentPrefix, "pushed.", client_->host().host, "/",
+                       ref_.path),
+          digest}}));
+  }
+  return out;
+}
+
+absl::Status PushJob::Run(const Descriptor& target) {
+  const images::Backend& b = store_->backend();
+  BERTH_ASSIGN_OR_RETURN(lease_, b.leases->Create(absl::Hours(1)), "create lease");
+  absl::Cleanup drop_lease = [&] { (void)b.leases->Delete(lease_, false); };
+  Emit("", v1::TRANSFER_PHASE_UNSPECIFIED,
+       absl::StrCat("The push refers to repository [", ref_.Name(), "]"));
+  Descriptor pushed;
+  if (oci::IsIndex(target.media_type())) {
+    BERTH_ASSIGN_OR_RETURN(std::string raw, content_->ReadAll(target.digest(), kMaxDocument));
+    BERTH_ASSIGN_OR_RETURN(oci::Index index, oci::ParseIndex(raw));
+    bool all_present = true;
+    for (const auto& d : index.manifests) all_present = all_present && content_->Info(d.digest()).ok();
+    if (all_present) {
+      for (const auto& d : index.manifests) {
+        if (!oci::IsManifest(d.media_type())) continue;
+        BERTH_ASSIGN_OR_RETURN(Descriptor child, PushManifest(d, d.digest()));
+        if (child.digest() != d.digest()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "cannot push index ", target.digest(), ": its manifest ", d.digest(),
+              " has uncompressed layers (push one platform instead)"));
+        }
+      }
+      BERTH_ASSIGN_OR_RETURN(std::string digest,
+                             client_->PutManifest(ref_.path, ref_.tag, target.media_type(), raw,
+                                                  &cancelled_));
+      pushed = target;
+      pushed.set_digest(digest);
+    } else {
+      BERTH_ASSIGN_OR_RETURN(Descriptor manifest, store_->PlatformManifest(target));
+      BERTH_ASSIGN_OR_RETURN(pushed, PushManifest(manifest, ref_.tag));
+    }
+  } else {
+    BERTH_ASSIGN_OR_RETURN(pushed, PushManifest(target, ref_.tag));
+  }
+  Emit("", v1::TRANSFER_PHASE_UNSPECIFIED,
+       absl::StrCat(ref_.tag, ": digest: ", pushed.digest(), " size: ", pushed.size()));
+  v1::PushImageResponse r;
+  v1::PushImageResult* res = r.mutable_result();
+  res->set_reference(ref_.String());
+  res->set_digest(pushed.digest());
+  res->set_size(pushed.size());
+  out_(std::move(r));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Pusher::Push(const v1::PushImageRequest& req,
+                          const images::Distribution::PushSink& out,
+                          const std::atomic<bool>& cancelled) {
+  BERTH_ASSIGN_OR_RETURN(reference::Reference ref, reference::ParseNormalized(req.reference()));
+  if (!ref.digest.empty()) {
+    return absl::InvalidArgumentError("cannot push a digest reference");
+  }
+  // The local records to push: the one named, or with all_tags every tag of the repository.
+  std::vector<std::pair<reference::Reference, Descriptor>> todo;
+  BERTH_ASSIGN_OR_RETURN(std::vector<images::ImageRecord> records, store_->backend().images->List(),
+                         "list images");
+  for (const auto& r : records) {
+    absl::StatusOr<reference::Reference> rr = reference::ParseNormalized(r.name);
+    if (!rr.ok() || rr->Name() != ref.Name() || rr->tag.empty() || !rr->digest.empty()) continue;
+    if (req.all_tags() ? ref.tag.empty() || rr->tag == ref.tag
+                       : rr->tag == (ref.tag.empty() ? reference::kDefaultTag : ref.tag)) {
+      todo.emplace_back(*rr, r.target);
+    }
+  }
+  if (todo.empty()) {
+    reference::Reference shown = ref;
+    if (!req.all_tags() && shown.tag.empty()) shown.tag = reference::kDefaultTag;
+    return absl::NotFoundError(
+        absl::StrCat("An image does not exist locally with the tag: ", shown.FamiliarString()));
+  }
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<RegistryClient> client,
+                         NewClient(http_, options_, ref.domain, req.auth()));
+  for (const auto& [r, target] : todo) {
+    Descriptor t = target;
+    if (oci::IsIndex(t.media_type()) && !req.platform().os().empty()) {
+      BERTH_ASSIGN_OR_RETURN(t, store_->PlatformManifest(t));
+    }
+    PushJob job(store_, client.get(), options_, gzip_, r, out, cancelled);
+    BERTH_RETURN_IF_ERROR(job.Run(t));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace berth::engine::distribution
