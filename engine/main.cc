@@ -3,9 +3,11 @@
 // flags to services and serves them on a unix socket until SIGTERM.
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/daemon/daemon.h"
 #include "common/fs/atomic_file.h"
@@ -18,6 +20,7 @@
 #include "engine/containers/adapters.h"
 #include "engine/containers/containers_service.h"
 #include "engine/containers/store.h"
+#include "engine/distribution/registry_distribution.h"
 #include "engine/events/event_journal.h"
 #include "engine/images/grpc_backend.h"
 #include "engine/images/image_store.h"
@@ -38,8 +41,58 @@ ABSL_FLAG(std::string, cgroup_parent, "/berth",
           "--cgroup-parent; a container's HostConfig cgroup_parent overrides it");
 ABSL_FLAG(std::string, group, "berth",
           "group that owns the API socket (mode 0660), if it exists; others are refused");
+ABSL_FLAG(std::vector<std::string>, insecure_registry, {},
+          "registries (host[:port]) that may be reached over plain HTTP, like dockerd's "
+          "--insecure-registry; repeat the flag or give a comma-separated list. Loopback "
+          "registries are always allowed");
+ABSL_FLAG(std::string, certs_dir, "/etc/berth/certs.d",
+          "per-registry TLS files, Docker's certs.d layout: <dir>/<host[:port]>/*.crt (CA roots), "
+          "*.cert + *.key (client certificate)");
+ABSL_FLAG(int, max_concurrent_downloads, 3, "layers downloaded in parallel per pull");
+ABSL_FLAG(int, max_concurrent_uploads, 5, "layers uploaded in parallel per push");
 
 namespace {
+
+// absl keeps only the last value of a repeated flag; dockerd's --insecure-registry may be
+// repeated. Folds every --insecure_registry (spelled with '_' or '-', "=V" or " V") into one
+// comma-separated occurrence, keeping the other arguments in order.
+std::vector<std::string> FoldRepeatedRegistryFlags(int argc, char** argv) {
+  std::vector<std::string> out;
+  std::vector<std::string> values;
+  size_t first = 0;
+  bool at_end = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i == 0 || at_end) {
+      out.push_back(a);
+      continue;
+    }
+    if (a == "--") at_end = true;
+    std::string name = a.substr(0, a.find('='));
+    const size_t dashes = name.find_first_not_of('-');
+    if (dashes == 0 || dashes == std::string::npos) {
+      out.push_back(a);
+      continue;
+    }
+    name = name.substr(dashes);
+    for (char& c : name) c = c == '-' ? '_' : c;
+    if (name == "insecure_registry") {
+      if (values.empty()) first = out.size();
+      if (a.find('=') != std::string::npos) {
+        values.push_back(a.substr(a.find('=') + 1));
+      } else if (i + 1 < argc) {
+        values.push_back(argv[++i]);
+      }
+      continue;
+    }
+    out.push_back(a);
+  }
+  if (!values.empty()) {
+    out.insert(out.begin() + static_cast<long>(first),
+               "--insecure_registry=" + absl::StrJoin(values, ","));
+  }
+  return out;
+}
 
 // The engine id survives restarts (like dockerd's engine-id file), so `berth info` shows
 // the same id for the same installation.
@@ -112,11 +165,27 @@ absl::Status Run() {
   berth::engine::images::GrpcBackend image_backend(containerd);
   berth::engine::images::ImageStore image_store(image_backend.backend(),
                                                 berth::engine::images::ImageStoreOptions());
+  // Pull, push and login go to registries through the distribution client.
+  berth::engine::distribution::Options dist;
+  for (const std::string& r : absl::GetFlag(FLAGS_insecure_registry)) {
+    if (!r.empty()) dist.insecure_registries.push_back(r);
+  }
+  dist.certs_dir = absl::GetFlag(FLAGS_certs_dir);
+  dist.max_concurrent_downloads = absl::GetFlag(FLAGS_max_concurrent_downloads);
+  dist.max_concurrent_uploads = absl::GetFlag(FLAGS_max_concurrent_uploads);
+  if (dist.max_concurrent_downloads < 1 || dist.max_concurrent_uploads < 1) {
+    return absl::InvalidArgumentError(
+        "--max_concurrent_downloads and --max_concurrent_uploads must be at least 1");
+  }
+  std::unique_ptr<berth::engine::images::Distribution> distribution =
+      berth::engine::distribution::NewRegistryDistribution(dist, &image_store);
   berth::engine::images::ImagesService images(
-      &image_store, [j = journal.get()](const std::string& action, const std::string& id,
-                                        std::map<std::string, std::string> attributes) {
+      &image_store,
+      [j = journal.get()](const std::string& action, const std::string& id,
+                          std::map<std::string, std::string> attributes) {
         j->Publish(berth::engine::v1::EVENT_TYPE_IMAGE, action, id, std::move(attributes));
-      });
+      },
+      distribution.get());
 
   // Containers: berthd's records under <root>/containers; rootfs, tasks and logs through
   // berth-containerd (same namespace as the images).
@@ -145,7 +214,9 @@ absl::Status Run() {
   server.address = absl::GetFlag(FLAGS_host);
   server.socket_group = absl::GetFlag(FLAGS_group);
   LOG(INFO) << "berthd starting root=" << root << " exec_root=" << exec_root
-            << " containerd=" << containerd_address;
+            << " containerd=" << containerd_address
+            << " insecure_registries=" << absl::StrJoin(dist.insecure_registries, ",")
+            << " certs_dir=" << dist.certs_dir;
   return daemon.ServeUntilSignal(absl::GetFlag(FLAGS_metrics_addr), server,
                                  {&system, &images, &containers});
 }
@@ -153,10 +224,17 @@ absl::Status Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::vector<std::string> args = FoldRepeatedRegistryFlags(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (auto& a : args) arg_ptrs.push_back(a.data());
+  arg_ptrs.push_back(nullptr);
+  argc = static_cast<int>(args.size());
+  argv = arg_ptrs.data();
   berth::InitProcess(argc, argv,
                      "berthd: berth's container engine daemon.\n"
                      "Usage: berthd [--root DIR] [--exec-root DIR] [--host unix://PATH]"
-                     " [--containerd unix://PATH] [--metrics-addr HOST:PORT]");
+                     " [--containerd unix://PATH] [--metrics-addr HOST:PORT]"
+                     " [--insecure-registry HOST[:PORT]]... [--certs-dir DIR]");
   absl::Status s = Run();
   if (!s.ok()) {
     LOG(ERROR) << "berthd: " << s.message();

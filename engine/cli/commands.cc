@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/version/version.h"
 #include "engine/cli/container_commands.h"
+#include "engine/cli/registry_commands.h"
 
 namespace berth::cli {
 
@@ -13,6 +14,7 @@ std::vector<std::unique_ptr<Command>> AllCommands() {
   std::vector<std::unique_ptr<Command>> cmds;
   AddImageCommands(&cmds);
   AddContainerCommands(&cmds);
+  AddRegistryCommands(&cmds);
   cmds.push_back(NewEventsCommand());
   cmds.push_back(NewInfoCommand());
   cmds.push_back(NewVersionCommand());

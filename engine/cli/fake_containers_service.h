@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ class FakeContainersService final : public engine::v1::Containers::Service {
 
   // --- Recorded calls (guarded by mu). ---
   absl::Mutex mu;
+  // Images Create answers NOT_FOUND for (as given in the request); a test's fake pull takes
+  // them out.
+  std::set<std::string> missing_images;
   std::vector<engine::v1::CreateContainerRequest> creates;
   std::vector<std::string> starts;
   std::vector<engine::v1::StopContainerRequest> stops;
@@ -72,6 +76,10 @@ class FakeContainersService final : public engine::v1::Containers::Service {
       return Status(::grpc::StatusCode::NOT_FOUND, "No such image: missing:latest");
     }
     absl::MutexLock lock(&mu);
+    if (missing_images.count(req->config().image()) > 0) {
+      return Status(::grpc::StatusCode::NOT_FOUND,
+                    absl::StrCat("No such image: ", req->config().image()));
+    }
     creates.push_back(*req);
     resp->set_id(IdFor("new"));
     return Status::OK;

@@ -1,4 +1,5 @@
 // The image commands: `berth images`, `image ls|inspect|history|tag|rm|prune|import|save|load`
+// (and `image pull|push`, from registry_commands.cc)
 // and the top-level `import`, `save`, `load`, `tag`, `rmi`, `history`, with docker's flags,
 // output and exit codes.
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include "berth/engine/v1/images.grpc.pb.h"
 #include "engine/cli/commands.h"
 #include "engine/cli/format.h"
+#include "engine/cli/registry_commands.h"
 
 namespace berth::cli {
 namespace {
@@ -789,6 +791,8 @@ class ImageCommand : public Command {
     subs.push_back(std::make_unique<LoadCommand>("load"));
     subs.push_back(std::make_unique<ImagesCommand>("ls"));
     subs.push_back(std::make_unique<PruneCommand>());
+    subs.push_back(NewPullCommand("image pull"));
+    subs.push_back(NewPushCommand("image push"));
     subs.push_back(std::make_unique<RemoveCommand>("rm"));
     subs.push_back(std::make_unique<SaveCommand>("save"));
     subs.push_back(std::make_unique<TagCommand>("tag"));

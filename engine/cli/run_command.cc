@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/cli/container_commands.h"
+#include "engine/cli/registry_commands.h"
 #include "engine/cli/run_options.h"
 #include "engine/cli/stream_relay.h"
 #include "engine/cli/tty.h"
@@ -181,16 +182,34 @@ class RunCreateCommand : public Command {
     auto stub = ContainersStub(cli);
     if (stub == nullptr) return kExitRunError;
 
-    ::grpc::ClientContext ctx;
-    Cli::Prepare(ctx, absl::Minutes(2));
+    if (opts_.pull != "missing" && opts_.pull != "always" && opts_.pull != "never") {
+      cli.err() << "berth: invalid pull option: '" << opts_.pull
+                << "': must be one of \"always\", \"missing\" or \"never\"\nSee 'berth "
+                << Name() << " --help'.\n";
+      return kExitRunError;
+    }
+    // Like docker: the pull's progress goes to stderr, stdout stays the container's.
+    auto pull = [&]() -> bool {
+      ::grpc::Status ps = PullForRun(cli, args[0], opts_.platform);
+      if (ps.ok()) return true;
+      ReportRegistryError(cli, ps);
+      return false;
+    };
+    if (opts_.pull == "always" && !pull()) return run_ ? kExitRunError : kExitFailure;
     v1::CreateContainerResponse created;
-    ::grpc::Status st = stub->Create(&ctx, *req, &created);
+    auto create = [&] {
+      ::grpc::ClientContext ctx;
+      Cli::Prepare(ctx, absl::Minutes(2));
+      return stub->Create(&ctx, *req, &created);
+    };
+    ::grpc::Status st = create();
+    // Create answers NOT_FOUND only for a missing image: pull it and try once more.
+    if (st.error_code() == ::grpc::StatusCode::NOT_FOUND && opts_.pull == "missing") {
+      cli.err() << "Unable to find image '" << ImageWithDefaultTag(args[0]) << "' locally\n";
+      if (!pull()) return run_ ? kExitRunError : kExitFailure;
+      st = create();
+    }
     if (!st.ok()) {
-      if (st.error_code() == ::grpc::StatusCode::NOT_FOUND) {
-        // Pulling is not there yet: say what docker says before it would pull.
-        cli.err() << "Unable to find image '" << ImageWithDefaultTag(args[0])
-                  << "' locally\n";
-      }
       if (run_) cli.err() << "berth: ";
       cli.ReportError(st);
       return run_ ? kExitRunError : kExitFailure;

@@ -69,6 +69,8 @@ void RunOptions::Define(FlagSet& f, bool run) {
   f.AddStringList(&group_add, "group-add", 0, "Add additional groups to join");
   f.AddStringList(&sysctls, "sysctl", 0, "Sysctl options");
   f.AddString(&platform, "platform", 0, "Set platform if server is multi-platform capable");
+  f.AddString(&pull, "pull", 0,
+              "Pull image before running (\"always\", \"missing\", \"never\")");
 }
 
 absl::StatusOr<v1::CreateContainerRequest> BuildCreateRequest(const RunOptions& o,

@@ -62,6 +62,8 @@ struct RunOptions {
   std::vector<std::string> group_add;
   std::vector<std::string> sysctls;
   std::string platform;
+  // When to pull the image: "missing" (docker's default), "always" or "never".
+  std::string pull = "missing";
 
   // Binds the flags; `run` adds -d, --rm, --sig-proxy and --detach-keys.
   void Define(FlagSet& flags, bool run);

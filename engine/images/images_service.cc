@@ -1,9 +1,11 @@
 #include "engine/images/images_service.h"
 
+#include <atomic>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc/status_mapping.h"
+#include "common/grpc/stream_queue.h"
 #include "engine/images/archive.h"
 #include "engine/images/chunk_pipe.h"
 #include "engine/reference/reference.h"
@@ -27,7 +29,7 @@ constexpr size_t kSaveMessageBytes = 1 << 20;
 
 absl::Status NotYet(const char* what) {
   return absl::UnimplementedError(absl::StrCat(
-      what, " is not implemented yet: berthd does not talk to registries in this version"));
+      what, " is not implemented: this berthd was started without registry support"));
 }
 
 // Publishes one image event with the image's labels (looked up afterwards, as dockerd does:
@@ -265,6 +267,83 @@ class LoadReactor final
   size_t next_ = 0;
 };
 
+// Pull and Push: runs the transfer on a worker thread owned by the call and relays its
+// messages in order. The worker waits for room in the queue (a slow client slows the transfer
+// rather than growing memory) and ends the call with the transfer's status; a client that goes
+// away sets `cancelled_`, which the transfer checks between chunks, and OnDone joins it.
+template <typename Resp>
+class TransferReactor final : public grpc_util::QueuedWriteReactor<Resp> {
+ public:
+  using Sink = std::function<void(Resp)>;
+  // The transfer: sends its messages to the sink and returns its outcome.
+  using Transfer = std::function<absl::Status(const Sink&, const std::atomic<bool>& cancelled)>;
+  // Runs on the worker after a successful transfer (events), with every message it sent.
+  using OnSuccess = std::function<void(const std::vector<Resp>& results)>;
+
+  TransferReactor(const char* rpc, Transfer transfer, OnSuccess on_success) {
+    grpc_util::Outlet<Resp> out = this->outlet();
+    worker_ = std::thread([this, rpc, out, transfer = std::move(transfer),
+                           on_success = std::move(on_success)] {
+      std::vector<Resp> results;
+      absl::Status s = transfer(
+          [&](Resp m) {
+            if (!IsProgress(m)) results.push_back(m);
+            // A gone client is noticed through `cancelled_`; later messages are dropped.
+            (void)out.SendWait(std::move(m));
+          },
+          cancelled_);
+      if (s.ok() && cancelled_.load()) s = absl::CancelledError("the client went away");
+      VLOG(1) << "rpc=Images." << rpc << " code=" << absl::StatusCodeToString(s.code());
+      if (s.ok() && on_success) on_success(results);
+      out.Close(s);
+    });
+  }
+
+  void OnCancel() override {
+    cancelled_.store(true);
+    grpc_util::QueuedWriteReactor<Resp>::OnCancel();
+  }
+
+ private:
+  static bool IsProgress(const Resp& m) { return m.has_progress(); }
+
+  void OnFinished() override {
+    cancelled_.store(true);
+    if (worker_.joinable()) worker_.join();
+  }
+
+  std::atomic<bool> cancelled_{false};
+  std::thread worker_;
+};
+
+// Publishes "pull"/"push" for each tag the transfer reported (the request's reference when
+// it reported none), with Docker's id (familiar reference) and name (familiar name).
+void EmitTransferEvents(ImageStore* store, const ImageEventSink& events, const char* action,
+                        const std::vector<std::string>& refs) {
+  if (!events) return;
+  for (const auto& r : refs) {
+    absl::StatusOr<reference::Reference> ref = reference::ParseNormalized(r);
+    if (!ref.ok()) continue;
+    const std::string id = ref->FamiliarString();
+    std::map<std::string, std::string> attributes;
+    if (absl::StatusOr<v1::Image> img = store->Inspect(id); img.ok()) {
+      attributes.insert(img->config().labels().begin(), img->config().labels().end());
+    }
+    attributes["name"] = ref->FamiliarName();
+    events(action, id, std::move(attributes));
+  }
+}
+
+template <typename Resp>
+std::vector<std::string> ResultRefs(const std::vector<Resp>& results, const std::string& fallback) {
+  std::vector<std::string> refs;
+  for (const auto& r : results) {
+    if (r.has_result() && !r.result().reference().empty()) refs.push_back(r.result().reference());
+  }
+  if (refs.empty()) refs.push_back(fallback);
+  return refs;
+}
+
 }  // namespace
 
 ::grpc::ServerUnaryReactor* ImagesService::List(::grpc::CallbackServerContext* ctx,
@@ -369,30 +448,85 @@ class LoadReactor final
 }
 
 ::grpc::ServerWriteReactor<v1::PullImageResponse>* ImagesService::Pull(
-    ::grpc::CallbackServerContext*, const v1::PullImageRequest*) {
-  return new FailWriter<v1::PullImageResponse>(NotYet("pull"));
+    ::grpc::CallbackServerContext*, const v1::PullImageRequest* req) {
+  if (distribution_ == nullptr) return new FailWriter<v1::PullImageResponse>(NotYet("pull"));
+  VLOG(1) << "rpc=Images.Pull ref=" << req->reference();
+  using Reactor = TransferReactor<v1::PullImageResponse>;
+  return new Reactor(
+      "Pull",
+      [d = distribution_, r = *req](const Reactor::Sink& out, const std::atomic<bool>& cancelled) {
+        return d->Pull(r, out, cancelled);
+      },
+      [this, ref = req->reference()](const std::vector<v1::PullImageResponse>& results) {
+        for (const auto& r : results) {
+          LOG(INFO) << "image pulled ref=" << r.result().reference()
+                    << " digest=" << r.result().digest() << " id=" << r.result().image_id();
+        }
+        EmitTransferEvents(store_, events_, "pull", ResultRefs(results, ref));
+      });
 }
 
 ::grpc::ServerWriteReactor<v1::PushImageResponse>* ImagesService::Push(
-    ::grpc::CallbackServerContext*, const v1::PushImageRequest*) {
-  return new FailWriter<v1::PushImageResponse>(NotYet("push"));
+    ::grpc::CallbackServerContext*, const v1::PushImageRequest* req) {
+  if (distribution_ == nullptr) return new FailWriter<v1::PushImageResponse>(NotYet("push"));
+  VLOG(1) << "rpc=Images.Push ref=" << req->reference();
+  using Reactor = TransferReactor<v1::PushImageResponse>;
+  return new Reactor(
+      "Push",
+      [d = distribution_, r = *req](const Reactor::Sink& out, const std::atomic<bool>& cancelled) {
+        return d->Push(r, out, cancelled);
+      },
+      [this, ref = req->reference()](const std::vector<v1::PushImageResponse>& results) {
+        for (const auto& r : results) {
+          LOG(INFO) << "image pushed ref=" << r.result().reference()
+                    << " digest=" << r.result().digest();
+        }
+        EmitTransferEvents(store_, events_, "push", ResultRefs(results, ref));
+      });
 }
 
 ::grpc::ServerUnaryReactor* ImagesService::InspectDistribution(
-    ::grpc::CallbackServerContext* ctx, const v1::InspectDistributionRequest*,
-    v1::InspectDistributionResponse*) {
-  return Done(ctx, "InspectDistribution", NotYet("distribution inspect"));
+    ::grpc::CallbackServerContext* ctx, const v1::InspectDistributionRequest* req,
+    v1::InspectDistributionResponse* resp) {
+  if (distribution_ == nullptr) {
+    return Done(ctx, "InspectDistribution", NotYet("distribution inspect"));
+  }
+  auto* reactor = ctx->DefaultReactor();
+  if (!executor_.Run([this, reactor, req, resp] {
+        absl::StatusOr<v1::InspectDistributionResponse> r =
+            distribution_->InspectDistribution(*req);
+        if (r.ok()) *resp = std::move(*r);
+        VLOG(1) << "rpc=Images.InspectDistribution code="
+                << absl::StatusCodeToString(r.status().code());
+        reactor->Finish(ToGrpcStatus(r.status()));
+      })) {
+    reactor->Finish(::grpc::Status(::grpc::StatusCode::UNAVAILABLE, "berthd is shutting down"));
+  }
+  return reactor;
 }
 
 ::grpc::ServerUnaryReactor* ImagesService::Search(::grpc::CallbackServerContext* ctx,
                                                   const v1::SearchImagesRequest*,
                                                   v1::SearchImagesResponse*) {
-  return Done(ctx, "Search", NotYet("search"));
+  return Done(ctx, "Search", absl::UnimplementedError("search is not implemented by berthd"));
 }
 
 ::grpc::ServerUnaryReactor* ImagesService::Login(::grpc::CallbackServerContext* ctx,
-                                                 const v1::LoginRequest*, v1::LoginResponse*) {
-  return Done(ctx, "Login", NotYet("login"));
+                                                 const v1::LoginRequest* req,
+                                                 v1::LoginResponse* resp) {
+  if (distribution_ == nullptr) return Done(ctx, "Login", NotYet("login"));
+  auto* reactor = ctx->DefaultReactor();
+  if (!executor_.Run([this, reactor, req, resp] {
+        absl::StatusOr<v1::LoginResponse> r = distribution_->Login(*req);
+        if (r.ok()) *resp = std::move(*r);
+        // Never the credentials: only where and how it went.
+        VLOG(1) << "rpc=Images.Login server=" << req->auth().server_address()
+                << " code=" << absl::StatusCodeToString(r.status().code());
+        reactor->Finish(ToGrpcStatus(r.status()));
+      })) {
+    reactor->Finish(::grpc::Status(::grpc::StatusCode::UNAVAILABLE, "berthd is shutting down"));
+  }
+  return reactor;
 }
 
 }  // namespace berth::engine::images

@@ -1,11 +1,14 @@
 // gRPC adapter for berth.engine.v1.Images (proto/berth/engine/v1/images.proto) over the
-// ImageStore: the local image RPCs (List, Inspect, History, Tag, Remove, Prune, Save, Load,
-// Import). Registry RPCs (Pull, Push, InspectDistribution, Search, Login) answer UNIMPLEMENTED
-// until berthd talks to registries (TODO(berth): #5 registry part).
+// ImageStore (local image RPCs: List, Inspect, History, Tag, Remove, Prune, Save, Load,
+// Import) and a Distribution (registry RPCs: Pull, Push, Login, InspectDistribution). Without a
+// Distribution the registry RPCs answer UNIMPLEMENTED; Search always does.
 //
 // Unary calls and Save run their (blocking) berth-containerd calls on gRPC's callback
 // threads. Import and Load read the client's stream into a ChunkPipe and run the import on a
-// worker thread owned by the call's reactor (joined when the call is done).
+// worker thread owned by the call's reactor (joined when the call is done). Pull and Push run
+// the transfer on such a worker thread too, relaying its messages through a bounded queue
+// (the transfer pauses while the client lags) and cancelling it when the client goes away.
+// Login and InspectDistribution talk to a registry, so they run on the service's executor.
 #pragma once
 
 #include <functional>
@@ -13,6 +16,8 @@
 #include <string>
 
 #include "berth/engine/v1/images.grpc.pb.h"
+#include "common/executor/blocking_executor.h"
+#include "engine/images/distribution.h"
 #include "engine/images/image_store.h"
 
 namespace berth::engine::images {
@@ -21,15 +26,18 @@ namespace berth::engine::images {
 // "tag", "untag", "delete", "import", "load", "save", and "prune" (id "", attribute
 // "reclaimed" in bytes), with the image id and the attributes "name" (the new reference for
 // "tag", the image id otherwise, as in Docker) plus the image's config labels while it still
-// exists. Called after the operation succeeded, on gRPC or worker threads; must not block.
+// exists. "pull" and "push" carry the familiar reference as id and its familiar name as
+// "name" ("busybox:latest", "busybox"), as dockerd's do. Called after the operation succeeded, on gRPC or worker threads; must not block.
 using ImageEventSink = std::function<void(const std::string& action, const std::string& id,
                                           std::map<std::string, std::string> attributes)>;
 
 class ImagesService final : public v1::Images::CallbackService {
  public:
-  // `store` is not owned and must outlive the service. `events` may be empty (no events).
-  explicit ImagesService(ImageStore* store, ImageEventSink events = nullptr)
-      : store_(store), events_(std::move(events)) {}
+  // `store` and `distribution` are not owned and must outlive the service. `events` may be
+  // empty (no events); `distribution` may be null (registry RPCs answer UNIMPLEMENTED).
+  explicit ImagesService(ImageStore* store, ImageEventSink events = nullptr,
+                         Distribution* distribution = nullptr)
+      : store_(store), events_(std::move(events)), distribution_(distribution) {}
 
   ::grpc::ServerUnaryReactor* List(::grpc::CallbackServerContext* ctx,
                                    const v1::ListImagesRequest* req,
@@ -72,6 +80,9 @@ class ImagesService final : public v1::Images::CallbackService {
  private:
   ImageStore* const store_;
   const ImageEventSink events_;
+  Distribution* const distribution_;
+  // Login and InspectDistribution; declared last so it is joined before the rest goes.
+  executor::BlockingExecutor executor_;
 };
 
 }  // namespace berth::engine::images
