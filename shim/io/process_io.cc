@@ -231,6 +231,13 @@ absl::Status ProcessIo::ReceiveConsole() {
   absl::MutexLock lock(&mu_);
   master_fd_ = master;
   out_fd_ = master;
+  had_master_ = true;
+  if (pending_size_.has_value()) {
+    // A resize that came before the runtime handed the console over (an exec's client sends
+    // its window size as soon as it attaches, before Start).
+    (void)::ioctl(master, TIOCSWINSZ, &*pending_size_);
+    pending_size_.reset();
+  }
   return SetNonBlocking(master, true);
 }
 
@@ -459,10 +466,14 @@ absl::Status ProcessIo::CloseStdin() {
 absl::Status ProcessIo::Resize(uint32_t width, uint32_t height) {
   absl::MutexLock lock(&mu_);
   if (!options_.terminal) return absl::FailedPreconditionError("process has no terminal");
-  if (master_fd_ < 0) return absl::FailedPreconditionError("terminal is closed");
   struct winsize ws = {};
   ws.ws_col = static_cast<unsigned short>(width);
   ws.ws_row = static_cast<unsigned short>(height);
+  if (master_fd_ < 0 && !had_master_) {
+    pending_size_ = ws;  // applied when the console arrives
+    return absl::OkStatus();
+  }
+  if (master_fd_ < 0) return absl::FailedPreconditionError("terminal is closed");
   if (::ioctl(master_fd_, TIOCSWINSZ, &ws) != 0) return absl::ErrnoToStatus(errno, "resize pty");
   return absl::OkStatus();
 }

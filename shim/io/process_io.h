@@ -11,10 +11,12 @@
 // sink that cannot take a chunk loses it (a sink decides that itself).
 #pragma once
 
+#include <sys/ioctl.h>
 #include <sys/types.h>
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -125,7 +127,8 @@ class ProcessIo {
   absl::Status WriteStdin(std::string data, std::function<void()> accepted);
   // Closes stdin after what is queued has been written. OK when already closed. Thread-safe.
   absl::Status CloseStdin();
-  // TIOCSWINSZ on the pty. FailedPrecondition without a terminal. Thread-safe.
+  // TIOCSWINSZ on the pty. FailedPrecondition without a terminal or once it is closed; a size
+  // given before the runtime handed the console over is kept and applied when it arrives.
   absl::Status Resize(uint32_t width, uint32_t height);
   // Waits up to `timeout` for EOF on every output stream. Thread-safe.
   bool AwaitOutputDone(absl::Duration timeout);
@@ -157,6 +160,9 @@ class ProcessIo {
   int out_path_fd_ ABSL_GUARDED_BY(mu_) = -1;
   int err_path_fd_ ABSL_GUARDED_BY(mu_) = -1;
   int master_fd_ ABSL_GUARDED_BY(mu_) = -1;  // the pty master, for resize
+  bool had_master_ ABSL_GUARDED_BY(mu_) = false;  // the console was received (maybe closed since)
+  // A resize asked for before the console arrived.
+  std::optional<struct winsize> pending_size_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool output_done_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

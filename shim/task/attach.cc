@@ -54,7 +54,14 @@ absl::Status AttachReactor::HandleStart(const v1::AttachStart& start) {
     // "All that the process has": stdin only when it can be written.
     want_stdin_ = io_->StdinWritable();
   } else if (want_stdin_ && !io_->StdinWritable()) {
-    return absl::FailedPreconditionError("stdin is not attachable (stdin mode or closed)");
+    const tv1::StdinMode mode = io_->stdin_mode();
+    if (mode != tv1::STDIN_MODE_OPEN && mode != tv1::STDIN_MODE_ONCE) {
+      return absl::FailedPreconditionError("stdin is not attachable (the process has no open stdin)");
+    }
+    // Stdin was open and has been closed since (an earlier client of a STDIN_MODE_ONCE
+    // process, or close_stdin). Like `docker attach`, the client still attaches and sees the
+    // output; what it types goes nowhere.
+    drop_stdin_ = true;
   }
   {
     absl::MutexLock lock(&mu_);
@@ -95,6 +102,7 @@ void AttachReactor::OnReadDone(bool ok) {
       if (!want_stdin_) {
         return FinishOnce(absl::InvalidArgumentError("stdin frame without STDIO_STREAM_STDIN"));
       }
+      if (drop_stdin_) return ReadNext();
       std::shared_ptr<Guard> guard = guard_;
       absl::Status s = io_->WriteStdin(req.stdin(), [guard] {
         absl::MutexLock lock(&guard->mu);

@@ -66,6 +66,8 @@ class AttachReactor final : public ::grpc::ServerBidiReactor<v1::AttachRequest, 
   int listener_ = 0;
   bool started_ = false;
   bool want_stdin_ = false, want_stdout_ = false, want_stderr_ = false;
+  // Stdin was asked for but has been closed: stdin frames are read and dropped.
+  bool drop_stdin_ = false;
 
   absl::Mutex mu_;
   std::deque<v1::AttachResponse> queue_ ABSL_GUARDED_BY(mu_);
