@@ -389,9 +389,12 @@ absl::Status ContainerManager::StartLocked(const std::string& id, bool by_policy
   treq.set_container_id(id);
   *treq.mutable_rootfs_mounts() = mresp.mounts();
   treq.set_terminal(config.tty());
-  treq.set_stdin_mode(!config.open_stdin()  ? types::STDIN_MODE_NULL
-                      : config.stdin_once() ? types::STDIN_MODE_ONCE
-                                            : types::STDIN_MODE_OPEN);
+  // Docker closes stdin after the first attach only for containers without a terminal
+  // (CloseStdin && !TTY): a `run -it` container detached with Ctrl-P Ctrl-Q keeps its stdin,
+  // so `attach` can type into it again.
+  treq.set_stdin_mode(!config.open_stdin()                  ? types::STDIN_MODE_NULL
+                      : config.stdin_once() && !config.tty() ? types::STDIN_MODE_ONCE
+                                                            : types::STDIN_MODE_OPEN);
   auto* log = treq.mutable_log_config();
   const auto& lc = host.log_config();
   if (lc.type() == "none") {
