@@ -15,10 +15,10 @@ deploy/install-deps.sh
 CACHE="${BERTH_BAZEL_CACHE:-$HOME/.cache/berth-bazel}"
 mkdir -p "$CACHE"
 bazel build --disk_cache="$CACHE" //engine:berthd //engine/cli:berth //containerd:berth-containerd \
-  //containerd/ctr:berth-ctr //shim:berth-shim //runc:berth-runc
+  //containerd/ctr:berth-ctr //shim:berth-shim //runc:berth-runc //registry:berth-registry
 bin=$(bazel info bazel-bin 2>/dev/null)
 install -m 0755 "$bin/engine/berthd" "$bin/containerd/berth-containerd" "$bin/engine/cli/berth" \
-  "$bin/containerd/ctr/berth-ctr" "$bin/shim/berth-shim" "$bin/runc/berth-runc" /usr/local/bin/
+  "$bin/containerd/ctr/berth-ctr" "$bin/shim/berth-shim" "$bin/runc/berth-runc" "$bin/registry/berth-registry" /usr/local/bin/
 bazel shutdown >/dev/null 2>&1 || true
 
 wait_for_socket() {  # path, name, log
@@ -85,5 +85,7 @@ berthd and berth-containerd keep running. Try:
   berth run -d --name web busybox httpd -f -p 8080
   berth ps; berth logs web; berth exec web ps; berth stop web; berth rm web
   berth images; berth info
+  berth-registry --root /tmp/reg &       # a local registry on 127.0.0.1:5000, then:
+  berth tag busybox 127.0.0.1:5000/demo/busybox && berth push 127.0.0.1:5000/demo/busybox
 Stop everything with deploy/down.sh.
 TRY
