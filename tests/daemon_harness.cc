@@ -12,8 +12,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/testing/busybox.h"
 #include "common/testing/runfiles.h"
+#include "common/testing/status_matchers.h"
+#include "gtest/gtest.h"
 
 namespace berth::tests {
 
@@ -115,46 +120,100 @@ absl::StatusOr<RunningDaemon> StartBerthd(const berth::testing::TempDir& dir,
   return d;
 }
 
-absl::Status MakeBusyboxTar(const std::string& work_dir, const std::string& tar_path) {
-  if (access("/bin/busybox", X_OK) != 0) {
-    return absl::FailedPreconditionError("/bin/busybox missing (Debian package busybox-static)");
-  }
-  const std::string root = absl::StrCat(work_dir, "/busybox-rootfs");
-  for (const char* d : {"", "/bin", "/etc", "/tmp", "/proc", "/sys", "/dev", "/root"}) {
-    if (mkdir((root + d).c_str(), 0755) != 0 && errno != EEXIST) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", root, d));
-    }
-  }
-  auto cp = berth::testing::RunCommand({"/bin/cp", "/bin/busybox", root + "/bin/busybox"});
-  if (!cp.ok()) return cp.status();
-  if (!cp->Succeeded()) return absl::InternalError("cp busybox: " + cp->output);
-  for (const char* applet : {"sh", "ls", "echo", "cat", "true", "false", "sleep", "id", "env",
-                             "hostname", "stty", "ps", "kill", "seq", "wc", "head", "tail",
-                             "date", "touch", "mkdir", "rm", "grep", "tty", "yes", "top"}) {
-    std::string link = root + "/bin/" + applet;
-    if (symlink("busybox", link.c_str()) != 0 && errno != EEXIST) {
-      return absl::ErrnoToStatus(errno, "symlink " + link);
-    }
-  }
-  FILE* f = fopen((root + "/etc/passwd").c_str(), "w");
-  if (f == nullptr) return absl::ErrnoToStatus(errno, "write passwd");
-  fputs("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", f);
-  fclose(f);
-  f = fopen((root + "/etc/group").c_str(), "w");
-  if (f == nullptr) return absl::ErrnoToStatus(errno, "write group");
-  fputs("root:x:0:\nnogroup:x:65534:\n", f);
-  fclose(f);
-  auto tar = berth::testing::RunCommand({"/bin/tar", "-C", root, "-cf", tar_path, "."});
-  if (!tar.ok()) return tar.status();
-  if (!tar->Succeeded()) return absl::InternalError("tar: " + tar->output);
+absl::StatusOr<berth::testing::CommandResult> RunBerth(const std::string& socket,
+                                                       const std::vector<std::string>& args,
+                                                       absl::Duration timeout,
+                                                       const std::vector<std::string>& extra_env) {
+  std::vector<std::string> argv = {RunfilePath("engine/cli/berth"), "-H", "unix://" + socket};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return berth::testing::RunCommand(argv, timeout, extra_env);
+}
+
+EngineEnv::~EngineEnv() { Stop(); }
+
+absl::Status EngineEnv::Start(Options options) {
+  options_ = options;
+  absl::StatusOr<berth::testing::TempDir> dir = berth::testing::TempDir::Create();
+  if (!dir.ok()) return dir.status();
+  dir_.emplace(std::move(*dir));
+  if (absl::Status s = StartContainerd(); !s.ok()) return s;
+  if (absl::Status s = StartBerthd(); !s.ok()) return s;
+  if (options_.import_busybox) return ImportBusybox().status();
   return absl::OkStatus();
 }
 
-absl::StatusOr<berth::testing::CommandResult> RunBerth(const std::string& socket,
-                                                       const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {RunfilePath("engine/cli/berth"), "-H", "unix://" + socket};
+absl::Status EngineEnv::StartContainerd() {
+  absl::StatusOr<RunningDaemon> cd = tests::StartContainerd(*dir_, options_.tasks);
+  if (!cd.ok()) return cd.status();
+  cd_.emplace(std::move(*cd));
+  return absl::OkStatus();
+}
+
+absl::Status EngineEnv::StartBerthd() {
+  if (!cd_.has_value()) return absl::FailedPreconditionError("berth-containerd is not running");
+  absl::StatusOr<RunningDaemon> bd = tests::StartBerthd(*dir_, cd_->socket);
+  if (!bd.ok()) return bd.status();
+  bd_.emplace(std::move(*bd));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> EngineEnv::ImportBusybox(const std::string& name) {
+  const std::string tar = dir_->Sub("busybox.tar");
+  if (access(tar.c_str(), F_OK) != 0) {
+    if (absl::Status s = berth::testing::MakeBusyboxTar(dir_->path(), tar); !s.ok()) return s;
+  }
+  berth::testing::CommandResult r = Berth({"import", tar, name});
+  if (!r.Succeeded()) return absl::InternalError("berth import: " + r.output);
+  return std::string(absl::StripAsciiWhitespace(r.output));
+}
+
+void EngineEnv::Stop() {
+  if (bd_.has_value()) {
+    // Remove what the test left, then stop the daemons: nothing may stay running.
+    berth::testing::CommandResult ids = Berth({"ps", "-a", "-q"});
+    for (absl::string_view id : absl::StrSplit(ids.output, '\n', absl::SkipEmpty())) {
+      Berth({"rm", "-f", std::string(id)});
+    }
+    (void)bd_->Stop();
+    bd_.reset();
+  }
+  if (cd_.has_value()) {
+    (void)cd_->Stop();
+    cd_.reset();
+  }
+}
+
+std::vector<std::string> EngineEnv::BerthArgv(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {RunfilePath("engine/cli/berth"), "-H",
+                                   "unix://" + bd_->socket};
   argv.insert(argv.end(), args.begin(), args.end());
-  return berth::testing::RunCommand(argv);
+  return argv;
+}
+
+berth::testing::CommandResult EngineEnv::Berth(const std::vector<std::string>& args,
+                                               absl::Duration timeout) {
+  if (!bd_.has_value()) {
+    ADD_FAILURE() << "berthd is not running";
+    return {-1, ""};
+  }
+  absl::StatusOr<berth::testing::CommandResult> r =
+      RunBerth(bd_->socket, args, timeout, CliEnv());
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : berth::testing::CommandResult{-1, ""};
+}
+
+nlohmann::json EngineEnv::InspectOne(const std::vector<std::string>& args) {
+  berth::testing::CommandResult r = Berth(args);
+  EXPECT_EQ(berth::testing::ExitCode(r), 0) << absl::StrJoin(args, " ") << ": " << r.output;
+  nlohmann::json j = nlohmann::json::parse(r.output, nullptr, false);
+  EXPECT_TRUE(j.is_array() && j.size() == 1) << r.output;
+  return j.is_array() && !j.empty() ? j[0] : nlohmann::json::object();
+}
+
+void EngineTest::SetUp() {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (containers, overlayfs snapshots)";
+  if (access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "needs Debian's busybox-static";
+  ASSERT_THAT(env_.Start(EnvOptions()), berth::testing::IsOk());
 }
 
 }  // namespace berth::tests

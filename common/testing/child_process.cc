@@ -116,6 +116,10 @@ bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
   return true;
 }
 
+int ExitCode(int wait_status) {
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+}
+
 bool CommandResult::Succeeded() const {
   return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
 }

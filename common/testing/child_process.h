@@ -49,6 +49,11 @@ struct CommandResult {
   std::string output;
   bool Succeeded() const;
 };
+// The exit code in a wait status (as from waitpid), or -1 when the process did not exit (killed
+// by a signal).
+int ExitCode(int wait_status);
+inline int ExitCode(const CommandResult& r) { return ExitCode(r.wait_status); }
+
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                          absl::Duration timeout = absl::Seconds(30),
                                          const std::vector<std::string>& extra_env = {});

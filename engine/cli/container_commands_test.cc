@@ -15,6 +15,7 @@
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "engine/cli/commands.h"
+#include "engine/cli/fake_server.h"
 #include "engine/cli/fake_containers_service.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -29,40 +30,23 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-  int rc;
-  std::string out, err;
-};
+using Result = ::berth::cli::testing::CliResult;
 
 class ContainerCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dir = berth::testing::TempDir::Create();
-    ASSERT_THAT(dir, IsOk());
-    dir_.emplace(std::move(*dir));
-    grpc_util::UnixServerOptions o;
-    o.address = "unix://" + dir_->Sub("berthd.sock");
-    o.drain_timeout = absl::Seconds(1);
-    auto server = grpc_util::UnixGrpcServer::Start(o, {&fake_});
-    ASSERT_THAT(server, IsOk());
-    server_ = std::move(*server);
-    host_ = o.address;
+    ASSERT_THAT(server_.Start({&fake_}), IsOk());
   }
   void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown();
+    server_.Shutdown();
   }
 
   Result Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"-H", host_});
-    std::ostringstream out, err;
-    int rc = RunCli(args, out, err);
-    return {rc, out.str(), err.str()};
+    return server_.Run(std::move(args));
   }
 
   FakeContainersService fake_;
-  std::optional<berth::testing::TempDir> dir_;
-  std::unique_ptr<grpc_util::UnixGrpcServer> server_;
-  std::string host_;
+  ::berth::cli::testing::FakeServer server_;
 };
 
 const std::string kNewId = FakeContainersService::IdFor("new");

@@ -14,6 +14,7 @@
 #include "common/grpc/server.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
+#include "engine/cli/fake_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -83,24 +84,12 @@ v1::Event Ev(v1::EventType type, const std::string& action, const std::string& i
 
 const int64_t kT = 1714564800123456789;  // 2024-05-01T12:00:00.123456789Z
 
-struct Result {
-  int rc;
-  std::string out, err;
-};
+using Result = ::berth::cli::testing::CliResult;
 
 class EventsCommandTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dir = berth::testing::TempDir::Create();
-    ASSERT_THAT(dir, IsOk());
-    dir_.emplace(std::move(*dir));
-    grpc_util::UnixServerOptions o;
-    o.address = "unix://" + dir_->Sub("berthd.sock");
-    o.drain_timeout = absl::Seconds(1);
-    auto server = grpc_util::UnixGrpcServer::Start(o, {&fake_});
-    ASSERT_THAT(server, IsOk());
-    server_ = std::move(*server);
-    host_ = o.address;
+    ASSERT_THAT(server_.Start({&fake_}), IsOk());
     fake_.events = {
         Ev(v1::EVENT_TYPE_CONTAINER, "start", "3f2a",
            {{"name", "web"}, {"image", "busybox"}, {"a.label", "x"}}, kT),
@@ -108,20 +97,15 @@ class EventsCommandTest : public ::testing::Test {
     };
   }
   void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown();
+    server_.Shutdown();
   }
 
   Result Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"-H", host_});
-    std::ostringstream out, err;
-    int rc = RunCli(args, out, err);
-    return {rc, out.str(), err.str()};
+    return server_.Run(std::move(args));
   }
 
   FakeSystem fake_;
-  std::optional<berth::testing::TempDir> dir_;
-  std::unique_ptr<grpc_util::UnixGrpcServer> server_;
-  std::string host_;
+  ::berth::cli::testing::FakeServer server_;
 };
 
 TEST_F(EventsCommandTest, PrintsDockersDefaultLines) {

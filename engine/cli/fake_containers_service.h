@@ -69,6 +69,16 @@ class FakeContainersService final : public engine::v1::Containers::Service {
   static Status NoSuch(const std::string& ref) {
     return Status(::grpc::StatusCode::NOT_FOUND, absl::StrCat("No such container: ", ref));
   }
+  // What most handlers do first: NOT_FOUND for an unknown container, else `entry` is recorded
+  // in `calls`.
+  template <typename T>
+  Status Record(const std::string& ref, std::vector<T>& calls,
+                typename std::vector<T>::value_type entry) {
+    if (!Known(ref)) return NoSuch(ref);
+    absl::MutexLock lock(&mu);
+    calls.push_back(std::move(entry));
+    return Status::OK;
+  }
 
   Status Create(Ctx*, const engine::v1::CreateContainerRequest* req,
                 engine::v1::CreateContainerResponse* resp) override {
@@ -97,52 +107,34 @@ class FakeContainersService final : public engine::v1::Containers::Service {
 
   Status Stop(Ctx*, const engine::v1::StopContainerRequest* req,
               engine::v1::StopContainerResponse*) override {
-    if (!Known(req->id())) return NoSuch(req->id());
-    absl::MutexLock lock(&mu);
-    stops.push_back(*req);
-    return Status::OK;
+    return Record(req->id(), stops, *req);
   }
 
   Status Restart(Ctx*, const engine::v1::RestartContainerRequest* req,
                  engine::v1::RestartContainerResponse*) override {
-    if (!Known(req->id())) return NoSuch(req->id());
-    absl::MutexLock lock(&mu);
     engine::v1::StopContainerRequest s;
     s.set_id("restart:" + req->id());
-    stops.push_back(s);
-    return Status::OK;
+    return Record(req->id(), stops, s);
   }
 
   Status Kill(Ctx*, const engine::v1::KillContainerRequest* req,
               engine::v1::KillContainerResponse*) override {
-    if (!Known(req->id())) return NoSuch(req->id());
-    absl::MutexLock lock(&mu);
-    kills.push_back(*req);
-    return Status::OK;
+    return Record(req->id(), kills, *req);
   }
 
   Status Pause(Ctx*, const engine::v1::PauseContainerRequest* req,
                engine::v1::PauseContainerResponse*) override {
-    if (!Known(req->id())) return NoSuch(req->id());
-    absl::MutexLock lock(&mu);
-    pauses.push_back("pause:" + req->id());
-    return Status::OK;
+    return Record(req->id(), pauses, "pause:" + req->id());
   }
 
   Status Unpause(Ctx*, const engine::v1::UnpauseContainerRequest* req,
                  engine::v1::UnpauseContainerResponse*) override {
-    if (!Known(req->id())) return NoSuch(req->id());
-    absl::MutexLock lock(&mu);
-    pauses.push_back("unpause:" + req->id());
-    return Status::OK;
+    return Record(req->id(), pauses, "unpause:" + req->id());
   }
 
   Status Remove(Ctx*, const engine::v1::RemoveContainerRequest* req,
                 engine::v1::RemoveContainerResponse*) override {
-    if (!Known(req->id())) return NoSuch(req->id());
-    absl::MutexLock lock(&mu);
-    removes.push_back(*req);
-    return Status::OK;
+    return Record(req->id(), removes, *req);
   }
 
   Status Rename(Ctx*, const engine::v1::RenameContainerRequest* req,
@@ -157,19 +149,12 @@ class FakeContainersService final : public engine::v1::Containers::Service {
 
   Status Update(Ctx*, const engine::v1::UpdateContainerRequest* req,
                 engine::v1::UpdateContainerResponse*) override {
-    if (!Known(req->id())) return NoSuch(req->id());
-    absl::MutexLock lock(&mu);
-    updates.push_back(*req);
-    return Status::OK;
+    return Record(req->id(), updates, *req);
   }
 
   Status Wait(Ctx* ctx, const engine::v1::WaitContainerRequest* req,
               ::grpc::ServerWriter<engine::v1::WaitContainerResponse>* w) override {
-    if (!Known(req->id())) return NoSuch(req->id());
-    {
-      absl::MutexLock lock(&mu);
-      waits.push_back(*req);
-    }
+    if (Status st = Record(req->id(), waits, *req); !st.ok()) return st;
     engine::v1::WaitContainerResponse r;
     r.mutable_registered();
     w->Write(r);
@@ -196,11 +181,7 @@ class FakeContainersService final : public engine::v1::Containers::Service {
     if (!s->Read(&req) || !req.has_options()) {
       return Status(::grpc::StatusCode::INVALID_ARGUMENT, "options first");
     }
-    if (!Known(req.options().id())) return NoSuch(req.options().id());
-    {
-      absl::MutexLock lock(&mu);
-      attaches.push_back(req.options());
-    }
+    if (Status st = Record(req.options().id(), attaches, req.options()); !st.ok()) return st;
     engine::v1::AttachContainerResponse r;
     r.mutable_attached();
     s->Write(r);
@@ -334,11 +315,7 @@ class FakeContainersService final : public engine::v1::Containers::Service {
 
   Status Logs(Ctx*, const engine::v1::ContainerLogsRequest* req,
               ::grpc::ServerWriter<engine::v1::ContainerLogsResponse>* w) override {
-    if (!Known(req->id())) return NoSuch(req->id());
-    {
-      absl::MutexLock lock(&mu);
-      logs.push_back(*req);
-    }
+    if (Status st = Record(req->id(), logs, *req); !st.ok()) return st;
     auto entry = [&](engine::v1::StdStream st, const std::string& data, int64_t secs,
                      bool partial) {
       engine::v1::ContainerLogsResponse e;

@@ -40,22 +40,14 @@ class FakeImagesService final : public engine::v1::Images::Service {
 
   Status Pull(Ctx*, const engine::v1::PullImageRequest* req,
               ::grpc::ServerWriter<engine::v1::PullImageResponse>* w) override {
-    {
-      absl::MutexLock lock(&mu);
-      pulls.push_back(*req);
-    }
-    for (const auto& m : pull_stream) w->Write(m);
+    RecordAndPlay(*req, pulls, pull_stream, w);
     if (pull_status.ok() && on_pull) on_pull(req->reference());
     return pull_status;
   }
 
   Status Push(Ctx*, const engine::v1::PushImageRequest* req,
               ::grpc::ServerWriter<engine::v1::PushImageResponse>* w) override {
-    {
-      absl::MutexLock lock(&mu);
-      pushes.push_back(*req);
-    }
-    for (const auto& m : push_stream) w->Write(m);
+    RecordAndPlay(*req, pushes, push_stream, w);
     return push_status;
   }
 
@@ -76,6 +68,18 @@ class FakeImagesService final : public engine::v1::Images::Service {
     resp->set_status("Login Succeeded");
     resp->set_identity_token(login_identity_token);
     return Status::OK;
+  }
+
+ private:
+  // Records `req` in `calls`, then writes the scripted `stream`.
+  template <typename Req, typename Resp>
+  void RecordAndPlay(const Req& req, std::vector<Req>& calls, const std::vector<Resp>& stream,
+                     ::grpc::ServerWriter<Resp>* w) {
+    {
+      absl::MutexLock lock(&mu);
+      calls.push_back(req);
+    }
+    for (const auto& m : stream) w->Write(m);
   }
 };
 

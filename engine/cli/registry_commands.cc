@@ -114,6 +114,49 @@ std::optional<std::pair<std::string, ref::Reference>> ResolveTarget(Cli& cli,
   return std::make_pair(image, *r);
 }
 
+// Pull's and push's common start: exactly one argument, resolved by ResolveTarget into the
+// request's reference and --all-tags; *target is what the user named. Returns kExitOk to go
+// on, else the exit code (the error printed).
+template <typename Req>
+int ResolveTransfer(Cli& cli, const std::string& name, const std::string& usage,
+                    const std::vector<std::string>& args, bool all_tags, bool quiet, Req* req,
+                    ref::Reference* target) {
+  if (args.size() != 1) return ArgsError(cli, name, usage, "requires exactly 1 argument");
+  auto resolved = ResolveTarget(cli, args[0], all_tags, quiet);
+  if (!resolved.has_value()) return kExitFailure;
+  req->set_reference(resolved->first);
+  req->set_all_tags(all_tags);
+  *target = std::move(resolved->second);
+  return kExitOk;
+}
+
+// Sends `req` through `call` (the stub's Pull or Push) and relays the stream as Relay does,
+// drawing the progress on `progress_out` unless `quiet`.
+template <typename Resp, typename Result, typename Req, typename Call>
+::grpc::Status Transfer(v1::Images::Stub& stub, const Req& req, Call call,
+                        std::ostream& progress_out, bool quiet,
+                        const std::function<void(const v1::TransferProgress&)>& on_progress,
+                        std::vector<Result>* results, bool* reached) {
+  ::grpc::ClientContext ctx;
+  Cli::Prepare(ctx, kTransferTimeout);
+  auto reader = call(stub, &ctx, req);
+  Screen screen = ScreenFor(progress_out);
+  ProgressPrinter printer(progress_out, screen.terminal, screen.width);
+  return Relay<Resp, Result>(*reader, quiet ? nullptr : &printer, on_progress, results, reached);
+}
+
+// A pull through Transfer (berth pull, and run's implicit pull).
+::grpc::Status PullImage(v1::Images::Stub& stub, const v1::PullImageRequest& req,
+                         std::ostream& progress_out, bool quiet,
+                         std::vector<v1::PullImageResult>* results, bool* reached) {
+  return Transfer<v1::PullImageResponse, v1::PullImageResult>(
+      stub, req,
+      [](v1::Images::Stub& s, ::grpc::ClientContext* c, const v1::PullImageRequest& r) {
+        return s.Pull(c, r);
+      },
+      progress_out, quiet, nullptr, results, reached);
+}
+
 class PullCommand : public Command {
  public:
   explicit PullCommand(std::string name) : name_(std::move(name)) {}
@@ -128,14 +171,12 @@ class PullCommand : public Command {
     f.AddBool(&quiet_, "quiet", 'q', "Suppress verbose output");
   }
   int Run(Cli& cli, const std::vector<std::string>& args) override {
-    if (args.size() != 1) {
-      return ArgsError(cli, name_, UsageLine(), "requires exactly 1 argument");
-    }
-    auto target = ResolveTarget(cli, args[0], all_tags_, quiet_);
-    if (!target.has_value()) return kExitFailure;
     v1::PullImageRequest req;
-    req.set_reference(target->first);
-    req.set_all_tags(all_tags_);
+    ref::Reference target;
+    if (int code = ResolveTransfer(cli, name_, UsageLine(), args, all_tags_, quiet_, &req, &target);
+        code != kExitOk) {
+      return code;
+    }
     if (!platform_.empty()) {
       auto p = ParsePlatform(platform_);
       if (!p.ok()) {
@@ -144,26 +185,19 @@ class PullCommand : public Command {
       }
       *req.mutable_platform() = *p;
     }
-    AttachAuth(cli, target->first, &req);
+    AttachAuth(cli, req.reference(), &req);
     auto stub = ImagesStub(cli);
     if (stub == nullptr) return kExitFailure;
-
-    ::grpc::ClientContext ctx;
-    Cli::Prepare(ctx, kTransferTimeout);
-    auto reader = stub->Pull(&ctx, req);
-    Screen screen = ScreenFor(cli.out());
-    ProgressPrinter printer(cli.out(), screen.terminal, screen.width);
     std::vector<v1::PullImageResult> results;
     bool reached = false;
-    ::grpc::Status st = Relay<v1::PullImageResponse, v1::PullImageResult>(
-        *reader, quiet_ ? nullptr : &printer, nullptr, &results, &reached);
+    ::grpc::Status st = PullImage(*stub, req, cli.out(), quiet_, &results, &reached);
     if (!st.ok()) {
       cli.out().flush();
       ReportRegistryError(cli, st);
       return kExitFailure;
     }
     // docker prints the full name of what it pulled, also with -q (and only that).
-    cli.out() << (all_tags_ ? target->second.Name() : target->second.String()) << "\n";
+    cli.out() << (all_tags_ ? target.Name() : target.String()) << "\n";
     return kExitOk;
   }
 
@@ -183,27 +217,19 @@ class PushCommand : public Command {
     f.AddBool(&quiet_, "quiet", 'q', "Suppress verbose output");
   }
   int Run(Cli& cli, const std::vector<std::string>& args) override {
-    if (args.size() != 1) {
-      return ArgsError(cli, name_, UsageLine(), "requires exactly 1 argument");
-    }
-    auto target = ResolveTarget(cli, args[0], all_tags_, quiet_);
-    if (!target.has_value()) return kExitFailure;
     v1::PushImageRequest req;
-    req.set_reference(target->first);
-    req.set_all_tags(all_tags_);
-    AttachAuth(cli, target->first, &req);
+    ref::Reference target;
+    if (int code = ResolveTransfer(cli, name_, UsageLine(), args, all_tags_, quiet_, &req, &target);
+        code != kExitOk) {
+      return code;
+    }
+    AttachAuth(cli, req.reference(), &req);
     auto stub = ImagesStub(cli);
     if (stub == nullptr) return kExitFailure;
-
-    ::grpc::ClientContext ctx;
-    Cli::Prepare(ctx, kTransferTimeout);
-    auto reader = stub->Push(&ctx, req);
-    Screen screen = ScreenFor(cli.out());
-    ProgressPrinter printer(cli.out(), screen.terminal, screen.width);
     // docker's first line names the repository; printed here unless the daemon sends it.
     bool header_done = quiet_;
     const std::string header =
-        absl::StrCat("The push refers to repository [", target->second.Name(), "]");
+        absl::StrCat("The push refers to repository [", target.Name(), "]");
     std::vector<std::string> lines_seen;
     auto on_progress = [&](const v1::TransferProgress& p) {
       if (!header_done) {
@@ -216,8 +242,12 @@ class PushCommand : public Command {
     };
     std::vector<v1::PushImageResult> results;
     bool reached = false;
-    ::grpc::Status st = Relay<v1::PushImageResponse, v1::PushImageResult>(
-        *reader, quiet_ ? nullptr : &printer, on_progress, &results, &reached);
+    ::grpc::Status st = Transfer<v1::PushImageResponse, v1::PushImageResult>(
+        *stub, req,
+        [](v1::Images::Stub& s, ::grpc::ClientContext* c, const v1::PushImageRequest& r) {
+          return s.Push(c, r);
+        },
+        cli.out(), quiet_, on_progress, &results, &reached);
     if (!header_done && reached) cli.out() << header << "\n";
     if (!st.ok()) {
       cli.out().flush();
@@ -235,10 +265,10 @@ class PushCommand : public Command {
       if (said) continue;
       absl::StatusOr<ref::Reference> pushed = ref::ParseNormalized(r.reference());
       std::string tag = pushed.ok() ? pushed->tag : "";
-      if (tag.empty()) tag = target->second.tag;
+      if (tag.empty()) tag = target.tag;
       cli.out() << tag << ": digest: " << r.digest() << " size: " << r.size() << "\n";
     }
-    if (quiet_ && results.empty()) cli.out() << target->second.String() << "\n";
+    if (quiet_ && results.empty()) cli.out() << target.String() << "\n";
     return kExitOk;
   }
 
@@ -502,15 +532,9 @@ void ReportRegistryError(Cli& cli, const ::grpc::Status& status) {
     return ::grpc::Status(::grpc::StatusCode::INVALID_ARGUMENT, std::string(ch.status().message()));
   }
   auto stub = v1::Images::NewStub(*ch);
-  ::grpc::ClientContext ctx;
-  Cli::Prepare(ctx, kTransferTimeout);
-  auto reader = stub->Pull(&ctx, req);
-  Screen screen = ScreenFor(cli.err());
-  ProgressPrinter printer(cli.err(), screen.terminal, screen.width);
   std::vector<v1::PullImageResult> results;
   bool reached = false;
-  return Relay<v1::PullImageResponse, v1::PullImageResult>(*reader, &printer, nullptr, &results,
-                                                           &reached);
+  return PullImage(*stub, req, cli.err(), /*quiet=*/false, &results, &reached);
 }
 
 std::unique_ptr<Command> NewPullCommand(std::string name) {

@@ -16,6 +16,7 @@
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "engine/cli/commands.h"
+#include "engine/cli/fake_server.h"
 #include "engine/cli/credentials.h"
 #include "engine/cli/fake_containers_service.h"
 #include "engine/cli/fake_images_service.h"
@@ -32,10 +33,7 @@ using ::berth::testing::IsOk;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-  int rc;
-  std::string out, err;
-};
+using Result = ::berth::cli::testing::CliResult;
 
 v1::PullImageResponse PullLine(const std::string& id, const std::string& status,
                                int64_t current = 0, int64_t total = 0) {
@@ -77,30 +75,18 @@ class StdinFrom {
 class RegistryCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dir = berth::testing::TempDir::Create();
-    ASSERT_THAT(dir, IsOk());
-    dir_.emplace(std::move(*dir));
-    config_ = dir_->Sub("berth-config");
+    ASSERT_THAT(server_.Start({&images_, &containers_}), IsOk());
+    config_ = server_.dir().Sub("berth-config");
     setenv("BERTH_CONFIG", config_.c_str(), 1);
-    grpc_util::UnixServerOptions o;
-    o.address = "unix://" + dir_->Sub("berthd.sock");
-    o.drain_timeout = absl::Seconds(1);
-    auto server = grpc_util::UnixGrpcServer::Start(o, {&images_, &containers_});
-    ASSERT_THAT(server, IsOk());
-    server_ = std::move(*server);
-    host_ = o.address;
   }
   void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown();
+    server_.Shutdown();
     unsetenv("BERTH_CONFIG");
   }
 
   Result Run(std::vector<std::string> args, const std::string* stdin_data = nullptr) {
     StdinFrom in(stdin_data);
-    args.insert(args.begin(), {"-H", host_});
-    std::ostringstream out, err;
-    int rc = RunCli(args, out, err);
-    return {rc, out.str(), err.str()};
+    return server_.Run(std::move(args));
   }
   nlohmann::json Config() {
     auto data = fs::ReadFile(config_ + "/config.json");
@@ -131,10 +117,8 @@ class RegistryCommandsTest : public ::testing::Test {
 
   FakeImagesService images_;
   FakeContainersService containers_;
-  std::optional<berth::testing::TempDir> dir_;
+  ::berth::cli::testing::FakeServer server_;
   std::string config_;
-  std::unique_ptr<grpc_util::UnixGrpcServer> server_;
-  std::string host_;
 };
 
 TEST_F(RegistryCommandsTest, PullPrintsPhasesWithoutBarsAndTheFullReference) {
@@ -211,7 +195,7 @@ TEST_F(RegistryCommandsTest, PullErrorsAreOneLineWithExit1) {
 
 TEST_F(RegistryCommandsTest, UnreachableDaemonIsReported) {
   std::ostringstream out, err;
-  int rc = RunCli({"-H", "unix://" + dir_->Sub("nobody.sock"), "pull", "busybox"}, out, err);
+  int rc = RunCli({"-H", "unix://" + server_.dir().Sub("nobody.sock"), "pull", "busybox"}, out, err);
   EXPECT_EQ(rc, 1);
   EXPECT_THAT(err.str(), HasSubstr("Cannot connect to the berth daemon"));
 }

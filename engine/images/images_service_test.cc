@@ -47,31 +47,16 @@ class FakeDistribution final : public Distribution {
 
   absl::Status Pull(const v1::PullImageRequest& req, const PullSink& out,
                     const std::atomic<bool>& cancelled) override {
-    {
-      absl::MutexLock l(&mu);
-      pulls.push_back(req);
-    }
-    return Play<v1::PullImageResponse>(out, cancelled, [](v1::PullImageResponse* m,
-                                                          const std::string& ref) {
-      m->mutable_result()->set_reference(ref);
-      m->mutable_result()->set_digest("sha256:" + std::string(64, 'a'));
-    });
+    Record(req, pulls);
+    return Play<v1::PullImageResponse>(out, cancelled);
   }
   absl::Status Push(const v1::PushImageRequest& req, const PushSink& out,
                     const std::atomic<bool>& cancelled) override {
-    {
-      absl::MutexLock l(&mu);
-      pushes.push_back(req);
-    }
-    return Play<v1::PushImageResponse>(out, cancelled, [](v1::PushImageResponse* m,
-                                                          const std::string& ref) {
-      m->mutable_result()->set_reference(ref);
-      m->mutable_result()->set_size(527);
-    });
+    Record(req, pushes);
+    return Play<v1::PushImageResponse>(out, cancelled);
   }
   absl::StatusOr<v1::LoginResponse> Login(const v1::LoginRequest& req) override {
-    absl::MutexLock l(&mu);
-    logins.push_back(req);
+    Record(req, logins);
     return login;
   }
   absl::StatusOr<v1::InspectDistributionResponse> InspectDistribution(
@@ -80,8 +65,23 @@ class FakeDistribution final : public Distribution {
   }
 
  private:
-  template <typename Resp, typename Sink, typename Fill>
-  absl::Status Play(const Sink& out, const std::atomic<bool>& cancelled, Fill fill) {
+  template <typename Req>
+  void Record(const Req& req, std::vector<Req>& calls) {
+    absl::MutexLock l(&mu);
+    calls.push_back(req);
+  }
+  // The result message for `ref`: a pull's names a digest, a push's a size.
+  static void FillResult(const std::string& ref, v1::PullImageResponse* m) {
+    m->mutable_result()->set_reference(ref);
+    m->mutable_result()->set_digest("sha256:" + std::string(64, 'a'));
+  }
+  static void FillResult(const std::string& ref, v1::PushImageResponse* m) {
+    m->mutable_result()->set_reference(ref);
+    m->mutable_result()->set_size(527);
+  }
+
+  template <typename Resp, typename Sink>
+  absl::Status Play(const Sink& out, const std::atomic<bool>& cancelled) {
     auto line = [](int i) {
       Resp m;
       m.mutable_progress()->set_id("layer" + std::to_string(i));
@@ -101,7 +101,7 @@ class FakeDistribution final : public Distribution {
     for (int i = 0; i < messages; ++i) out(line(i));
     for (const auto& r : results) {
       Resp m;
-      fill(&m, r);
+      FillResult(r, &m);
       out(std::move(m));
     }
     returned = true;
@@ -149,6 +149,36 @@ class ImagesServiceTest : public ::testing::Test {
     return events_;
   }
 
+  // A whole Pull or Push stream: every message, then the final status.
+  template <typename Resp>
+  struct Transfer {
+    std::vector<Resp> messages;
+    ::grpc::Status status;
+  };
+  template <typename Resp>
+  static Transfer<Resp> ReadAll(::grpc::ClientReader<Resp>& reader) {
+    Transfer<Resp> t;
+    Resp m;
+    while (reader.Read(&m)) t.messages.push_back(m);
+    t.status = reader.Finish();
+    return t;
+  }
+  Transfer<v1::PullImageResponse> Pull(const v1::PullImageRequest& req) {
+    ::grpc::ClientContext ctx;
+    return ReadAll(*stub_->Pull(&ctx, req));
+  }
+  Transfer<v1::PullImageResponse> Pull(const std::string& reference) {
+    v1::PullImageRequest req;
+    req.set_reference(reference);
+    return Pull(req);
+  }
+  Transfer<v1::PushImageResponse> Push(const std::string& reference) {
+    ::grpc::ClientContext ctx;
+    v1::PushImageRequest req;
+    req.set_reference(reference);
+    return ReadAll(*stub_->Push(&ctx, req));
+  }
+
   std::optional<berth::testing::TempDir> dir_;
   FakeBackend backend_;
   std::unique_ptr<ImageStore> store_;
@@ -164,15 +194,13 @@ TEST_F(ImagesServiceTest, PullRelaysEveryMessageInOrderThenEmitsPull) {
   // More lines than the stream queue holds: the transfer must wait for room, not fail.
   d.messages = 3000;
   ASSERT_NO_FATAL_FAILURE(Serve(&d));
-  ::grpc::ClientContext ctx;
   v1::PullImageRequest req;
   req.set_reference("busybox");
   req.mutable_auth()->set_username("alice");
-  auto reader = stub_->Pull(&ctx, req);
-  v1::PullImageResponse m;
+  auto pull = Pull(req);
   int next = 0;
   std::vector<std::string> results;
-  while (reader->Read(&m)) {
+  for (const v1::PullImageResponse& m : pull.messages) {
     if (m.has_progress()) {
       EXPECT_TRUE(results.empty()) << "progress after a result";
       EXPECT_EQ(m.progress().id(), "layer" + std::to_string(next));
@@ -182,8 +210,7 @@ TEST_F(ImagesServiceTest, PullRelaysEveryMessageInOrderThenEmitsPull) {
       results.push_back(m.result().reference());
     }
   }
-  ::grpc::Status st = reader->Finish();
-  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(pull.status.ok()) << pull.status.error_message();
   EXPECT_EQ(next, 3000);
   EXPECT_THAT(results, ElementsAre("docker.io/library/busybox:latest"));
   {
@@ -204,15 +231,10 @@ TEST_F(ImagesServiceTest, PullAllTagsEmitsOneEventPerTag) {
   d.messages = 0;
   d.results = {"127.0.0.1:5000/a/b:1", "127.0.0.1:5000/a/b:2"};
   ASSERT_NO_FATAL_FAILURE(Serve(&d));
-  ::grpc::ClientContext ctx;
   v1::PullImageRequest req;
   req.set_reference("127.0.0.1:5000/a/b");
   req.set_all_tags(true);
-  auto reader = stub_->Pull(&ctx, req);
-  v1::PullImageResponse m;
-  while (reader->Read(&m)) {
-  }
-  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_TRUE(Pull(req).status.ok());
   std::vector<Event> ev = Events();
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_EQ(ev[0].id, "127.0.0.1:5000/a/b:1");
@@ -225,15 +247,9 @@ TEST_F(ImagesServiceTest, FailedPullEndsWithTheMappedStatusAfterItsLinesAndNoEve
   d.results.clear();
   d.status = absl::UnauthenticatedError("pull 127.0.0.1:5000/a: authentication required");
   ASSERT_NO_FATAL_FAILURE(Serve(&d));
-  ::grpc::ClientContext ctx;
-  v1::PullImageRequest req;
-  req.set_reference("127.0.0.1:5000/a");
-  auto reader = stub_->Pull(&ctx, req);
-  v1::PullImageResponse m;
-  int lines = 0;
-  while (reader->Read(&m)) ++lines;
-  ::grpc::Status st = reader->Finish();
-  EXPECT_EQ(lines, 3);
+  auto pull = Pull("127.0.0.1:5000/a");
+  const ::grpc::Status& st = pull.status;
+  EXPECT_EQ(pull.messages.size(), 3u);
   EXPECT_EQ(st.error_code(), ::grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(st.error_message(), "pull 127.0.0.1:5000/a: authentication required");
   EXPECT_THAT(Events(), IsEmpty());
@@ -245,14 +261,7 @@ TEST_F(ImagesServiceTest, NotFoundAndPermissionDeniedKeepTheirCodes) {
   for (const absl::Status& s :
        {absl::NotFoundError("manifest unknown"), absl::PermissionDeniedError("denied")}) {
     d.status = s;
-    ::grpc::ClientContext ctx;
-    v1::PushImageRequest req;
-    req.set_reference("127.0.0.1:5000/a:1");
-    auto reader = stub_->Push(&ctx, req);
-    v1::PushImageResponse m;
-    while (reader->Read(&m)) {
-    }
-    ::grpc::Status st = reader->Finish();
+    ::grpc::Status st = Push("127.0.0.1:5000/a:1").status;
     EXPECT_EQ(static_cast<int>(st.error_code()), static_cast<int>(s.code()));
     EXPECT_EQ(st.error_message(), s.message());
   }
@@ -285,18 +294,14 @@ TEST_F(ImagesServiceTest, PushRelaysResultAndEmitsPush) {
   FakeDistribution d;
   d.results = {"127.0.0.1:5000/e2e/busybox:1"};
   ASSERT_NO_FATAL_FAILURE(Serve(&d));
-  ::grpc::ClientContext ctx;
-  v1::PushImageRequest req;
-  req.set_reference("127.0.0.1:5000/e2e/busybox:1");
-  auto reader = stub_->Push(&ctx, req);
-  v1::PushImageResponse m;
+  auto push = Push("127.0.0.1:5000/e2e/busybox:1");
   int progress = 0;
   int64_t size = 0;
-  while (reader->Read(&m)) {
+  for (const v1::PushImageResponse& m : push.messages) {
     if (m.has_progress()) ++progress;
     if (m.has_result()) size = m.result().size();
   }
-  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_TRUE(push.status.ok());
   EXPECT_EQ(progress, 3);
   EXPECT_EQ(size, 527);
   std::vector<Event> ev = Events();
@@ -355,15 +360,9 @@ TEST_F(ImagesServiceTest, InspectDistributionRelaysTheDescriptor) {
 
 TEST_F(ImagesServiceTest, WithoutDistributionRegistryCallsAreUnimplemented) {
   ASSERT_NO_FATAL_FAILURE(Serve(nullptr));
-  {
-    ::grpc::ClientContext ctx;
-    v1::PullImageRequest req;
-    req.set_reference("busybox");
-    auto reader = stub_->Pull(&ctx, req);
-    v1::PullImageResponse m;
-    EXPECT_FALSE(reader->Read(&m));
-    EXPECT_EQ(reader->Finish().error_code(), ::grpc::StatusCode::UNIMPLEMENTED);
-  }
+  auto pull = Pull("busybox");
+  EXPECT_THAT(pull.messages, IsEmpty());
+  EXPECT_EQ(pull.status.error_code(), ::grpc::StatusCode::UNIMPLEMENTED);
   ::grpc::ClientContext ctx;
   v1::LoginRequest req;
   v1::LoginResponse resp;

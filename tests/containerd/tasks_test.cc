@@ -37,6 +37,7 @@
 #include "common/fs/fs.h"
 #include "common/grpc/server.h"
 #include "common/proc/proc.h"
+#include "common/testing/busybox.h"
 #include "common/testing/child_process.h"
 #include "common/testing/runfiles.h"
 #include "common/testing/status_matchers.h"
@@ -169,21 +170,13 @@ protected:
   // snapshot kBase.
   void MakeBaseSnapshot() {
     const std::string tree = dir_->Sub("layer");
-    for (const char *sub :
-         {"/bin", "/etc", "/tmp", "/proc", "/sys", "/dev", "/root"}) {
-      ASSERT_THAT(fs::MakeDirs(tree + sub, 0755), IsOk());
-    }
-    auto busybox = fs::ReadFile("/bin/busybox");
-    ASSERT_THAT(busybox, IsOk());
-    ASSERT_THAT(fs::WriteFileAtomically(tree + "/bin/busybox", *busybox, 0755),
+    // A few applets only: a small layer keeps Apply short (the snapshot has no lease, so a
+    // long apply races berth-containerd's garbage collector).
+    ASSERT_THAT(berth::testing::MakeBusyboxRootfs(
+                    tree, {"sh", "echo", "sleep", "cat", "true", "ls"}),
                 IsOk());
-    for (const char *applet : {"sh", "echo", "sleep", "cat", "true", "ls"}) {
-      ASSERT_EQ(symlink("busybox", (tree + "/bin/" + applet).c_str()), 0);
-    }
     const std::string tar_path = dir_->Sub("layer.tar");
-    auto tar = berth::testing::RunCommand(
-        {"/usr/bin/tar", "-C", tree, "-cf", tar_path, "."});
-    ASSERT_TRUE(tar.ok() && tar->Succeeded()) << (tar.ok() ? tar->output : "");
+    ASSERT_THAT(berth::testing::TarDirectory(tree, tar_path), IsOk());
     auto layer = fs::ReadFile(tar_path);
     ASSERT_THAT(layer, IsOk());
     auto digest = digest::Digest::FromBytes(*layer);

@@ -27,67 +27,13 @@
 namespace berth::tests {
 namespace {
 
+using ::berth::testing::ExitCode;
 using ::berth::testing::IsOk;
-using ::berth::testing::TempDir;
 using ::testing::HasSubstr;
 using nlohmann::json;
 
-int ExitCode(const berth::testing::CommandResult& r) {
-  return WIFEXITED(r.wait_status) ? WEXITSTATUS(r.wait_status) : -1;
-}
-
-class ContainersTest : public ::testing::Test {
+class ContainersTest : public EngineTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (containers)";
-    if (access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "needs Debian's busybox-static";
-    auto dir = TempDir::Create();
-    ASSERT_THAT(dir, IsOk());
-    dir_.emplace(std::move(*dir));
-    ASSERT_NO_FATAL_FAILURE(StartContainerdNow());
-    ASSERT_NO_FATAL_FAILURE(StartBerthdNow());
-    ASSERT_THAT(MakeBusyboxTar(dir_->path(), dir_->Sub("busybox.tar")), IsOk());
-    auto r = Berth({"import", dir_->Sub("busybox.tar"), "busybox"});
-    ASSERT_EQ(ExitCode(r), 0) << r.output;
-  }
-
-  void TearDown() override {
-    if (bd_.has_value()) {
-      // Remove what the test left, then stop the daemons: nothing may stay running.
-      auto ids = Berth({"ps", "-a", "-q"});
-      for (absl::string_view id : absl::StrSplit(ids.output, '\n', absl::SkipEmpty())) {
-        Berth({"rm", "-f", std::string(id)});
-      }
-      (void)bd_->Stop();
-    }
-    if (cd_.has_value()) (void)cd_->Stop();
-  }
-
-  void StartContainerdNow() {
-    auto cd = StartContainerd(*dir_, /*tasks=*/true);
-    ASSERT_THAT(cd, IsOk());
-    cd_.emplace(std::move(*cd));
-  }
-  void StartBerthdNow() {
-    auto bd = StartBerthd(*dir_, cd_->socket);
-    ASSERT_THAT(bd, IsOk());
-    bd_.emplace(std::move(*bd));
-  }
-
-  berth::testing::CommandResult Berth(const std::vector<std::string>& args) {
-    auto r = RunBerth(bd_->socket, args);
-    EXPECT_THAT(r, IsOk());
-    return r.ok() ? *r : berth::testing::CommandResult{-1, ""};
-  }
-
-  json Inspect(const std::string& c) {
-    auto r = Berth({"inspect", c});
-    EXPECT_EQ(ExitCode(r), 0) << r.output;
-    json j = json::parse(r.output, nullptr, false);
-    EXPECT_TRUE(j.is_array() && j.size() == 1) << r.output;
-    return j.is_array() && !j.empty() ? j[0] : json::object();
-  }
-
   // Polls `inspect` until `pred` holds (or fails the test after `timeout`).
   json WaitInspect(const std::string& c, const std::function<bool(const json&)>& pred,
                    absl::Duration timeout = absl::Seconds(20)) {
@@ -101,9 +47,6 @@ class ContainersTest : public ::testing::Test {
     ADD_FAILURE() << "condition not reached for " << c << ": " << j.dump();
     return j;
   }
-
-  std::optional<TempDir> dir_;
-  std::optional<RunningDaemon> cd_, bd_;
 };
 
 TEST_F(ContainersTest, RunReportsOutputAndExitCodes) {
@@ -243,7 +186,7 @@ TEST_F(ContainersTest, BadInputFailsClearlyAndLeavesNothing) {
   r = Berth({"run", "nosuchimage", "true"});
   EXPECT_EQ(ExitCode(r), 125) << r.output;
   EXPECT_THAT(r.output, HasSubstr("nosuchimage"));
-  const std::string env_file = dir_->Sub("bad.env");
+  const std::string env_file = env_.dir().Sub("bad.env");
   FILE* f = fopen(env_file.c_str(), "w");
   ASSERT_NE(f, nullptr);
   fputs("GOOD=1\nBAD VALUE=2\n", f);
@@ -274,11 +217,11 @@ TEST_F(ContainersTest, LiveRestoreAcrossBerthdAndContainerdKills) {
   for (const char* n : {"ticker", "s1", "s2", "s3"}) pids[n] = Inspect(n)["State"]["Pid"];
 
   // kill -9 berthd; the quitter exits meanwhile.
-  ASSERT_THAT(bd_->process->Signal(SIGKILL), IsOk());
-  ASSERT_THAT(bd_->process->Wait(absl::Seconds(10)), IsOk());
-  bd_.reset();
+  ASSERT_THAT(env_.berthd()->process->Signal(SIGKILL), IsOk());
+  ASSERT_THAT(env_.berthd()->process->Wait(absl::Seconds(10)), IsOk());
+  env_.berthd().reset();
   absl::SleepFor(absl::Seconds(3));
-  ASSERT_NO_FATAL_FAILURE(StartBerthdNow());
+  ASSERT_THAT(env_.StartBerthd(), IsOk());
   for (const auto& [n, pid] : pids) {
     json j = Inspect(n);
     EXPECT_EQ(j["State"]["Status"], "running") << n;
@@ -289,11 +232,11 @@ TEST_F(ContainersTest, LiveRestoreAcrossBerthdAndContainerdKills) {
   EXPECT_EQ(q["State"]["ExitCode"], 7);
 
   // kill -9 berth-containerd: berthd reconnects, nothing is lost.
-  ASSERT_THAT(cd_->process->Signal(SIGKILL), IsOk());
-  ASSERT_THAT(cd_->process->Wait(absl::Seconds(10)), IsOk());
-  cd_.reset();
+  ASSERT_THAT(env_.containerd()->process->Signal(SIGKILL), IsOk());
+  ASSERT_THAT(env_.containerd()->process->Wait(absl::Seconds(10)), IsOk());
+  env_.containerd().reset();
   absl::SleepFor(absl::Seconds(1));
-  ASSERT_NO_FATAL_FAILURE(StartContainerdNow());
+  ASSERT_THAT(env_.StartContainerd(), IsOk());
   for (const auto& [n, pid] : pids) {
     json j = WaitInspect(n, [](const json& j) { return j["State"]["Status"] == "running"; });
     EXPECT_EQ(j["State"]["Pid"], pid) << n;

@@ -16,7 +16,6 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/testing/child_process.h"
-#include "common/testing/runfiles.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
@@ -26,60 +25,31 @@
 namespace berth::tests {
 namespace {
 
+using ::berth::testing::ExitCode;
 using ::berth::testing::IsOk;
-using ::berth::testing::TempDir;
 using nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-int ExitCode(const berth::testing::CommandResult& r) {
-  return WIFEXITED(r.wait_status) ? WEXITSTATUS(r.wait_status) : -1;
-}
 
 std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", t, absl::UTCTimeZone());
 }
 
-class EventsTest : public ::testing::Test {
+class EventsTest : public EngineTest {
  protected:
+  // The import is the first event the tests look for: after t0.
+  EngineEnv::Options EnvOptions() const override {
+    EngineEnv::Options options;
+    options.import_busybox = false;
+    return options;
+  }
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (containers)";
-    if (access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "needs Debian's busybox-static";
-    auto dir = TempDir::Create();
-    ASSERT_THAT(dir, IsOk());
-    dir_.emplace(std::move(*dir));
-    auto cd = StartContainerd(*dir_, /*tasks=*/true);
-    ASSERT_THAT(cd, IsOk());
-    cd_.emplace(std::move(*cd));
-    ASSERT_NO_FATAL_FAILURE(StartBerthdNow());
+    EngineTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     t0_ = absl::Now() - absl::Seconds(1);
-    ASSERT_THAT(MakeBusyboxTar(dir_->path(), dir_->Sub("busybox.tar")), IsOk());
-    auto r = Berth({"import", dir_->Sub("busybox.tar"), "busybox"});
-    ASSERT_EQ(ExitCode(r), 0) << r.output;
-    image_id_ = std::string(absl::StripAsciiWhitespace(r.output));
-  }
-
-  void TearDown() override {
-    if (bd_.has_value()) {
-      auto ids = Berth({"ps", "-a", "-q"});
-      for (absl::string_view id : absl::StrSplit(ids.output, '\n', absl::SkipEmpty())) {
-        Berth({"rm", "-f", std::string(id)});
-      }
-      (void)bd_->Stop();
-    }
-    if (cd_.has_value()) (void)cd_->Stop();
-  }
-
-  void StartBerthdNow() {
-    auto bd = StartBerthd(*dir_, cd_->socket);
-    ASSERT_THAT(bd, IsOk());
-    bd_.emplace(std::move(*bd));
-  }
-
-  berth::testing::CommandResult Berth(const std::vector<std::string>& args) {
-    auto r = RunBerth(bd_->socket, args);
-    EXPECT_THAT(r, IsOk());
-    return r.ok() ? *r : berth::testing::CommandResult{-1, ""};
+    auto id = env_.ImportBusybox();
+    ASSERT_THAT(id, IsOk());
+    image_id_ = *id;
   }
 
   // The events from t0 up to now (a finished stream), as parsed --format json lines.
@@ -137,8 +107,6 @@ class EventsTest : public ::testing::Test {
     return id;
   }
 
-  std::optional<TempDir> dir_;
-  std::optional<RunningDaemon> cd_, bd_;
   absl::Time t0_;
   std::string image_id_;
 };
@@ -235,18 +203,11 @@ TEST_F(EventsTest, FiltersNarrowTheStream) {
 
 TEST_F(EventsTest, LiveStreamSeesEventsAsTheyHappen) {
   // A stream with no --since: only what happens from now on, until --until.
-  const std::string out = dir_->Sub("live.out");
-  std::vector<std::string> argv = {berth::testing::RunfilePath("engine/cli/berth"),
-                                   "-H",
-                                   "unix://" + bd_->socket,
-                                   "events",
-                                   "--format",
-                                   "json",
-                                   "--filter",
-                                   "container=live",
-                                   "--until",
-                                   Rfc3339(absl::Now() + absl::Seconds(8))};
-  auto child = berth::testing::ChildProcess::Start(argv, out);
+  const std::string out = env_.dir().Sub("live.out");
+  std::vector<std::string> argv =
+      env_.BerthArgv({"events", "--format", "json", "--filter", "container=live", "--until",
+                      Rfc3339(absl::Now() + absl::Seconds(8))});
+  auto child = berth::testing::ChildProcess::Start(argv, out, env_.CliEnv());
   ASSERT_THAT(child, IsOk());
   // Let it subscribe before the container starts (the stream has no replay).
   absl::SleepFor(absl::Seconds(1));
@@ -270,10 +231,10 @@ TEST_F(EventsTest, LiveStreamSeesEventsAsTheyHappen) {
 TEST_F(EventsTest, JournalSurvivesBerthdRestart) {
   const std::string id = RunAndWaitDestroyed("ev", {"true"});
   ASSERT_FALSE(id.empty());
-  auto stopped = bd_->Stop();
+  auto stopped = env_.berthd()->Stop();
   ASSERT_THAT(stopped, IsOk());
-  bd_.reset();
-  ASSERT_NO_FATAL_FAILURE(StartBerthdNow());
+  env_.berthd().reset();
+  ASSERT_THAT(env_.StartBerthd(), IsOk());
   std::vector<json> events = PastEvents();
   EXPECT_THAT(ActionsOf(events, id), ElementsAre("container create", "container start",
                                                  "container die", "container destroy"));
@@ -293,11 +254,11 @@ TEST_F(EventsTest, JournalSurvivesBerthdRestart) {
 }
 
 TEST_F(EventsTest, ImageOperationsPublishDockersImageEvents) {
-  auto r = Berth({"save", "-o", dir_->Sub("busybox-saved.tar"), "busybox"});
+  auto r = Berth({"save", "-o", env_.dir().Sub("busybox-saved.tar"), "busybox"});
   ASSERT_EQ(ExitCode(r), 0) << r.output;
   r = Berth({"rmi", "busybox"});
   ASSERT_EQ(ExitCode(r), 0) << r.output;
-  r = Berth({"load", "-i", dir_->Sub("busybox-saved.tar")});
+  r = Berth({"load", "-i", env_.dir().Sub("busybox-saved.tar")});
   ASSERT_EQ(ExitCode(r), 0) << r.output;
   r = Berth({"tag", "busybox", "mirror.example:5000/tools/busybox:1"});
   ASSERT_EQ(ExitCode(r), 0) << r.output;

@@ -17,6 +17,7 @@
 #include "berth/containerd/images/v1/images.grpc.pb.h"
 #include "berth/containerd/snapshots/v1/snapshots.grpc.pb.h"
 #include "common/grpc/server.h"
+#include "common/testing/busybox.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "gtest/gtest.h"
@@ -25,8 +26,8 @@
 namespace berth::tests {
 namespace {
 
+using ::berth::testing::ExitCode;
 using ::berth::testing::IsOk;
-using ::berth::testing::TempDir;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -35,10 +36,6 @@ namespace contentpb = ::berth::containerd::content::v1;
 namespace snapshotspb = ::berth::containerd::snapshots::v1;
 namespace containerspb = ::berth::containerd::containers::v1;
 namespace imagespb = ::berth::containerd::images::v1;
-
-int ExitCode(const berth::testing::CommandResult& r) {
-  return WIFEXITED(r.wait_status) ? WEXITSTATUS(r.wait_status) : -1;
-}
 
 size_t Lines(const std::string& s) {
   size_t n = 0;
@@ -53,64 +50,30 @@ std::unique_ptr<::grpc::ClientContext> Ctx() {
   return ctx;
 }
 
-class ImagesTest : public ::testing::Test {
+class ImagesTest : public EngineTest {
  protected:
+  EngineEnv::Options EnvOptions() const override {
+    EngineEnv::Options options;
+    options.tasks = false;
+    options.import_busybox = false;
+    return options;
+  }
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (overlayfs snapshots)";
-    if (access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "needs Debian's busybox-static";
-    auto dir = TempDir::Create();
-    ASSERT_THAT(dir, IsOk());
-    dir_.emplace(std::move(*dir));
-    auto cd = StartContainerd(*dir_);
-    ASSERT_THAT(cd, IsOk());
-    cd_.emplace(std::move(*cd));
-    auto bd = StartBerthd(*dir_, cd_->socket);
-    ASSERT_THAT(bd, IsOk());
-    bd_.emplace(std::move(*bd));
-    auto ch = grpc_util::DialUnix(cd_->socket);
+    EngineTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto ch = grpc_util::DialUnix(env_.containerd()->socket);
     ASSERT_THAT(ch, IsOk());
     channel_ = *ch;
-    MakeRootfsTarballs();
+    // The busybox rootfs as a plain and a gzip tarball.
+    const std::string root = env_.dir().Sub("rootfs");
+    ASSERT_THAT(berth::testing::MakeBusyboxRootfs(root), IsOk());
+    tar_ = env_.dir().Sub("busybox.tar");
+    tgz_ = env_.dir().Sub("busybox.tgz");
+    ASSERT_THAT(berth::testing::TarDirectory(root, tar_), IsOk());
+    ASSERT_THAT(berth::testing::TarDirectory(root, tgz_, /*gzip=*/true), IsOk());
   }
 
-  void TearDown() override {
-    if (bd_.has_value()) (void)bd_->Stop();
-    if (cd_.has_value()) (void)cd_->Stop();
-  }
-
-  // rootfs/bin/busybox plus applet links, as a plain and a gzip tarball.
-  void MakeRootfsTarballs() {
-    const std::string root = dir_->Sub("rootfs");
-    ASSERT_EQ(mkdir(root.c_str(), 0755), 0);
-    ASSERT_EQ(mkdir((root + "/bin").c_str(), 0755), 0);
-    auto cp = berth::testing::RunCommand({"/bin/cp", "/bin/busybox", root + "/bin/busybox"});
-    ASSERT_THAT(cp, IsOk());
-    ASSERT_TRUE(cp->Succeeded()) << cp->output;
-    for (const char* applet : {"sh", "ls", "echo", "cat", "true"}) {
-      ASSERT_EQ(symlink("busybox", (root + "/bin/" + applet).c_str()), 0);
-    }
-    tar_ = dir_->Sub("busybox.tar");
-    tgz_ = dir_->Sub("busybox.tgz");
-    for (const auto& [out, flags] : {std::pair{tar_, "-cf"}, std::pair{tgz_, "-czf"}}) {
-      auto r = berth::testing::RunCommand({"/bin/tar", "-C", root, flags, out, "."});
-      ASSERT_THAT(r, IsOk());
-      ASSERT_TRUE(r->Succeeded()) << r->output;
-    }
-  }
-
-  berth::testing::CommandResult Berth(const std::vector<std::string>& args) {
-    auto r = RunBerth(bd_->socket, args);
-    EXPECT_THAT(r, IsOk());
-    return r.ok() ? *r : berth::testing::CommandResult{-1, ""};
-  }
-
-  nlohmann::json Inspect(const std::string& image) {
-    auto r = Berth({"image", "inspect", image});
-    EXPECT_EQ(ExitCode(r), 0) << r.output;
-    nlohmann::json j = nlohmann::json::parse(r.output, nullptr, false);
-    EXPECT_TRUE(j.is_array() && j.size() == 1) << r.output;
-    return j.is_array() && !j.empty() ? j[0] : nlohmann::json::object();
-  }
+  nlohmann::json Inspect(const std::string& image) { return env_.InspectImage(image); }
 
   size_t SnapshotCount() {
     auto stub = snapshotspb::Snapshots::NewStub(channel_);
@@ -145,8 +108,6 @@ class ImagesTest : public ::testing::Test {
     EXPECT_EQ(BlobCount(), 0u);
   }
 
-  std::optional<TempDir> dir_;
-  std::optional<RunningDaemon> cd_, bd_;
   std::shared_ptr<::grpc::Channel> channel_;
   std::string tar_, tgz_;
 };
@@ -207,7 +168,7 @@ TEST_F(ImagesTest, ImportListInspectTagSaveRemoveLoad) {
   const nlohmann::json repo_digests = Inspect("busybox")["RepoDigests"];
   ASSERT_EQ(repo_digests.size(), 2u);  // busybox@ and mybox@ the same manifest
 
-  const std::string archive = dir_->Sub("saved.tar");
+  const std::string archive = env_.dir().Sub("saved.tar");
   auto save = Berth({"save", "-o", archive, "busybox", "mybox:1"});
   ASSERT_EQ(ExitCode(save), 0) << save.output;
   auto list = berth::testing::RunCommand({"/bin/tar", "-tf", archive});
@@ -294,12 +255,12 @@ TEST_F(ImagesTest, BadInputFailsWithOneLineAndLeavesNothing) {
   EXPECT_EQ(ExitCode(bad_ref2), 1);
   EXPECT_EQ(bad_ref2.output, "Error response from daemon: invalid reference format\n");
 
-  auto missing_file = Berth({"import", dir_->Sub("no-such.tar"), "x"});
+  auto missing_file = Berth({"import", env_.dir().Sub("no-such.tar"), "x"});
   EXPECT_EQ(ExitCode(missing_file), 1);
   EXPECT_EQ(missing_file.output,
-            "berth: open " + dir_->Sub("no-such.tar") + ": No such file or directory\n");
+            "berth: open " + env_.dir().Sub("no-such.tar") + ": No such file or directory\n");
 
-  const std::string junk = dir_->Sub("junk.tar");
+  const std::string junk = env_.dir().Sub("junk.tar");
   {
     std::string data(4096, 'x');
     FILE* f = fopen(junk.c_str(), "w");
@@ -312,7 +273,7 @@ TEST_F(ImagesTest, BadInputFailsWithOneLineAndLeavesNothing) {
   EXPECT_EQ(Lines(not_tar.output), 1u) << not_tar.output;
   EXPECT_THAT(not_tar.output, HasSubstr("not a tar archive"));
 
-  const std::string unreadable = dir_->Sub("dir.tar");
+  const std::string unreadable = env_.dir().Sub("dir.tar");
   ASSERT_EQ(mkdir(unreadable.c_str(), 0755), 0);
   auto dir_input = Berth({"import", unreadable, "x"});
   EXPECT_EQ(ExitCode(dir_input), 1);
@@ -320,7 +281,7 @@ TEST_F(ImagesTest, BadInputFailsWithOneLineAndLeavesNothing) {
   EXPECT_THAT(dir_input.output, HasSubstr("berth: read " + unreadable));
 
   // A gzip stream that is cut short fails in the differ.
-  std::string truncated = dir_->Sub("truncated.tgz");
+  std::string truncated = env_.dir().Sub("truncated.tgz");
   {
     auto cp = berth::testing::RunCommand({"/bin/cp", tgz_, truncated});
     ASSERT_TRUE(cp.ok() && cp->Succeeded());
@@ -347,10 +308,10 @@ TEST_F(ImagesTest, BadInputFailsWithOneLineAndLeavesNothing) {
   auto tag_missing = Berth({"tag", "foo", "bar"});
   EXPECT_EQ(ExitCode(tag_missing), 1);
   EXPECT_EQ(tag_missing.output, "Error response from daemon: No such image: foo:latest\n");
-  auto save_missing = Berth({"save", "-o", dir_->Sub("x.tar"), "foo"});
+  auto save_missing = Berth({"save", "-o", env_.dir().Sub("x.tar"), "foo"});
   EXPECT_EQ(ExitCode(save_missing), 1);
   EXPECT_EQ(save_missing.output, "Error response from daemon: No such image: foo:latest\n");
-  EXPECT_NE(access(dir_->Sub("x.tar").c_str(), F_OK), 0) << "no partial archive";
+  EXPECT_NE(access(env_.dir().Sub("x.tar").c_str(), F_OK), 0) << "no partial archive";
   auto load_junk = Berth({"load", "-i", junk});
   EXPECT_EQ(ExitCode(load_junk), 1);
   EXPECT_EQ(Lines(load_junk.output), 1u) << load_junk.output;

@@ -32,7 +32,6 @@ namespace berth::tests {
 namespace {
 
 using ::berth::testing::IsOk;
-using ::berth::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using nlohmann::json;
@@ -41,62 +40,28 @@ using interop::ToolRun;
 // A fixed bcrypt hash ($2y$, as `htpasswd -B` writes) of "pw" (tests/registry uses the same).
 constexpr char kHtpasswd[] = "alice:$2y$05$k2hgroof7v3SnwWSSEGJt.N/ikcSLUxPSrb5x2zcC70YekOLCJNWa\n";
 
-int ExitCode(const ToolRun& r) { return WIFEXITED(r.wait_status) ? WEXITSTATUS(r.wait_status) : -1; }
-
-class RegistryTest : public ::testing::Test {
+class RegistryTest : public EngineTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (containers)";
-    if (access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "needs Debian's busybox-static";
-    auto dir = TempDir::Create();
-    ASSERT_THAT(dir, IsOk());
-    dir_.emplace(std::move(*dir));
-    config_ = dir_->Sub("berth-config");
-    auto cd = StartContainerd(*dir_, /*tasks=*/true);
-    ASSERT_THAT(cd, IsOk());
-    cd_.emplace(std::move(*cd));
-    auto bd = StartBerthd(*dir_, cd_->socket);
-    ASSERT_THAT(bd, IsOk());
-    bd_.emplace(std::move(*bd));
-    ASSERT_THAT(MakeBusyboxTar(dir_->path(), dir_->Sub("busybox.tar")), IsOk());
-    ToolRun r = Berth({"import", dir_->Sub("busybox.tar"), "busybox"});
-    ASSERT_EQ(ExitCode(r), 0) << r.Describe();
-  }
-
   void TearDown() override {
-    if (bd_.has_value()) {
-      ToolRun ids = Berth({"ps", "-a", "-q"});
-      for (absl::string_view id : absl::StrSplit(ids.out, '\n', absl::SkipEmpty())) {
-        Berth({"rm", "-f", std::string(id)});
-      }
-      (void)bd_->Stop();
-    }
-    if (cd_.has_value()) (void)cd_->Stop();
+    EngineTest::TearDown();
     if (registry_.has_value()) (void)registry_->Stop();
   }
 
-  // The CLI with its own config dir (no credentials of the host, none left behind).
+  // The CLI with stdout apart from stderr (progress and results are parsed) and a long timeout
+  // (pulls and pushes).
   ToolRun Berth(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {berth::testing::RunfilePath("engine/cli/berth"), "-H",
-                                     "unix://" + bd_->socket};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = interop::RunTool(argv, absl::Seconds(120), {"BERTH_CONFIG=" + config_});
+    auto r = interop::RunTool(env_.BerthArgv(args), absl::Seconds(120), env_.CliEnv());
     EXPECT_THAT(r, IsOk());
     return r.ok() ? *r : ToolRun{-1, "", ""};
   }
 
   void StartRegistry(const std::vector<std::string>& flags = {}) {
-    auto reg = RegistryProcess::Start(dir_->Sub("registry-root"), dir_->path(), flags);
+    auto reg = RegistryProcess::Start(env_.dir().Sub("registry-root"), env_.dir().path(), flags);
     ASSERT_THAT(reg, IsOk());
     registry_.emplace(std::move(*reg));
   }
 
-  json Inspect(const std::string& image) {
-    ToolRun r = Berth({"image", "inspect", image});
-    EXPECT_EQ(ExitCode(r), 0) << r.Describe();
-    json j = json::parse(r.out, nullptr, false);
-    return j.is_array() && j.size() == 1 ? j[0] : json::object();
-  }
+  json Inspect(const std::string& image) { return env_.InspectImage(image); }
 
   // Removes every reference to the busybox image, so the next pull starts from nothing.
   void RemoveAll(const std::string& ref) {
@@ -140,9 +105,6 @@ class RegistryTest : public ::testing::Test {
     EXPECT_THAT(j["RepoDigests"].dump(), HasSubstr(repo + "@" + digest));
   }
 
-  std::optional<TempDir> dir_;
-  std::string config_;
-  std::optional<RunningDaemon> cd_, bd_;
   std::optional<RegistryProcess> registry_;
 };
 
@@ -179,9 +141,9 @@ TEST_F(RegistryTest, RunPullsAMissingImage) {
 }
 
 TEST_F(RegistryTest, LoginPushPullLogout) {
-  ASSERT_THAT(fs::WriteFileAtomically(dir_->Sub("htpasswd"), kHtpasswd, 0600), IsOk());
+  ASSERT_THAT(fs::WriteFileAtomically(env_.dir().Sub("htpasswd"), kHtpasswd, 0600), IsOk());
   ASSERT_NO_FATAL_FAILURE(
-      StartRegistry({"--htpasswd=" + dir_->Sub("htpasswd"), "--auth_realm=berth test"}));
+      StartRegistry({"--htpasswd=" + env_.dir().Sub("htpasswd"), "--auth_realm=berth test"}));
   const std::string server = registry_->address();
   const std::string ref = server + "/e2e/busybox:1";
   ASSERT_EQ(ExitCode(Berth({"tag", "busybox", ref})), 0);
@@ -193,13 +155,13 @@ TEST_F(RegistryTest, LoginPushPullLogout) {
   // Wrong password: refused, nothing stored.
   r = Berth({"login", "-u", "alice", "-p", "wrong", server});
   EXPECT_EQ(ExitCode(r), 1) << r.Describe();
-  EXPECT_NE(access((config_ + "/config.json").c_str(), F_OK), 0);
+  EXPECT_NE(access((env_.config_dir() + "/config.json").c_str(), F_OK), 0);
 
   r = Berth({"login", "-u", "alice", "-p", "pw", server});
   ASSERT_EQ(ExitCode(r), 0) << r.Describe();
   EXPECT_EQ(r.out, "Login Succeeded\n");
   EXPECT_THAT(r.err, HasSubstr("WARNING! Using --password via the CLI is insecure"));
-  auto cfg = fs::ReadFile(config_ + "/config.json");
+  auto cfg = fs::ReadFile(env_.config_dir() + "/config.json");
   ASSERT_THAT(cfg, IsOk());
   EXPECT_TRUE(json::parse(*cfg)["auths"].contains(server)) << *cfg;
 

@@ -26,65 +26,17 @@
 namespace berth::tests {
 namespace {
 
+using ::berth::testing::ExitCode;
 using ::berth::testing::IsOk;
 using ::berth::testing::PtyProcess;
-using ::berth::testing::TempDir;
 using ::testing::HasSubstr;
 using nlohmann::json;
 
-int ExitCode(int wait_status) { return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1; }
-
-class TtyTest : public ::testing::Test {
+class TtyTest : public EngineTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (containers)";
-    if (access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "needs Debian's busybox-static";
-    auto dir = TempDir::Create();
-    ASSERT_THAT(dir, IsOk());
-    dir_.emplace(std::move(*dir));
-    auto cd = StartContainerd(*dir_, /*tasks=*/true);
-    ASSERT_THAT(cd, IsOk());
-    cd_.emplace(std::move(*cd));
-    auto bd = StartBerthd(*dir_, cd_->socket);
-    ASSERT_THAT(bd, IsOk());
-    bd_.emplace(std::move(*bd));
-    ASSERT_THAT(MakeBusyboxTar(dir_->path(), dir_->Sub("busybox.tar")), IsOk());
-    auto r = Berth({"import", dir_->Sub("busybox.tar"), "busybox"});
-    ASSERT_EQ(ExitCode(r.wait_status), 0) << r.output;
-  }
-
-  void TearDown() override {
-    if (bd_.has_value()) {
-      auto ids = Berth({"ps", "-a", "-q"});
-      for (absl::string_view id : absl::StrSplit(ids.output, '\n', absl::SkipEmpty())) {
-        Berth({"rm", "-f", std::string(id)});
-      }
-      (void)bd_->Stop();
-    }
-    if (cd_.has_value()) (void)cd_->Stop();
-  }
-
-  berth::testing::CommandResult Berth(const std::vector<std::string>& args) {
-    auto r = RunBerth(bd_->socket, args);
-    EXPECT_THAT(r, IsOk());
-    return r.ok() ? *r : berth::testing::CommandResult{-1, ""};
-  }
-
   std::vector<std::string> BerthArgv(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {berth::testing::RunfilePath("engine/cli/berth"), "-H",
-                                     "unix://" + bd_->socket};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
+    return env_.BerthArgv(args);
   }
-
-  json Inspect(const std::string& c) {
-    auto r = Berth({"inspect", c});
-    json j = json::parse(r.output, nullptr, false);
-    return j.is_array() && j.size() == 1 ? j[0] : json::object();
-  }
-
-  std::optional<TempDir> dir_;
-  std::optional<RunningDaemon> cd_, bd_;
 };
 
 TEST_F(TtyTest, RunItResizeDetachAttachExit) {
@@ -177,7 +129,7 @@ TEST_F(TtyTest, StdinPipedWithoutTerminal) {
   const std::string berth = berth::testing::RunfilePath("engine/cli/berth");
   auto r = berth::testing::RunCommand(
       {"/bin/sh", "-c",
-       absl::StrCat("printf 'one\\ntwo\\nthree\\n' | ", berth, " -H unix://", bd_->socket,
+       absl::StrCat("printf 'one\\ntwo\\nthree\\n' | ", berth, " -H unix://", env_.berthd()->socket,
                     " run -i --rm busybox sh -c 'wc -l; [ -t 0 ] || echo not-a-tty'")});
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(ExitCode(r->wait_status), 0) << r->output;

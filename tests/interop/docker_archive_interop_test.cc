@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/testing/busybox.h"
 #include "common/testing/child_process.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
@@ -25,12 +26,10 @@
 namespace berth::tests::interop {
 namespace {
 
+using ::berth::testing::ExitCode;
 using ::berth::testing::IsOk;
-using ::berth::testing::TempDir;
 using ::testing::HasSubstr;
 using nlohmann::json;
-
-int ExitCode(int wait_status) { return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1; }
 
 class DockerArchiveInteropTest : public ::testing::Test {
  protected:
@@ -42,22 +41,17 @@ class DockerArchiveInteropTest : public ::testing::Test {
       if (absl::IsFailedPrecondition(s)) GTEST_SKIP() << s.message();
       ASSERT_THAT(s, IsOk());
     }
-    auto dir = TempDir::Create();
-    ASSERT_THAT(dir, IsOk());
-    dir_.emplace(std::move(*dir));
-    auto cd = StartContainerd(*dir_, /*tasks=*/true);
-    ASSERT_THAT(cd, IsOk());
-    cd_.emplace(std::move(*cd));
-    auto bd = StartBerthd(*dir_, cd_->socket);
-    ASSERT_THAT(bd, IsOk());
-    bd_.emplace(std::move(*bd));
+    EngineEnv::Options options;
+    options.import_busybox = false;  // imported by each test, with its own name and changes
+    ASSERT_THAT(env_.Start(options), IsOk());
+    ASSERT_THAT(berth::testing::MakeBusyboxTar(env_.dir().path(), env_.dir().Sub("busybox.tar")),
+                IsOk());
     auto containerd = ContainerdProcess::Start();
     ASSERT_THAT(containerd, IsOk());
     containerd_ = std::move(*containerd);
     auto dockerd = DockerdProcess::Start(*containerd_);
     ASSERT_THAT(dockerd, IsOk());
     dockerd_ = std::move(*dockerd);
-    ASSERT_THAT(MakeBusyboxTar(dir_->path(), dir_->Sub("busybox.tar")), IsOk());
   }
 
   void TearDown() override {
@@ -67,20 +61,11 @@ class DockerArchiveInteropTest : public ::testing::Test {
     if (containerd_ != nullptr) {
       EXPECT_THAT(containerd_->Stop(), IsOk());
     }
-    if (bd_.has_value()) {
-      auto ids = Berth({"ps", "-a", "-q"});
-      for (absl::string_view id : absl::StrSplit(ids.output, '\n', absl::SkipEmpty())) {
-        Berth({"rm", "-f", std::string(id)});
-      }
-      (void)bd_->Stop();
-    }
-    if (cd_.has_value()) (void)cd_->Stop();
+    env_.Stop();
   }
 
   berth::testing::CommandResult Berth(const std::vector<std::string>& args) {
-    auto r = RunBerth(bd_->socket, args);
-    EXPECT_THAT(r, IsOk());
-    return r.ok() ? *r : berth::testing::CommandResult{-1, ""};
+    return env_.Berth(args);
   }
 
   ToolRun Docker(const std::vector<std::string>& args) {
@@ -90,34 +75,29 @@ class DockerArchiveInteropTest : public ::testing::Test {
   }
 
   // `inspect` of one image as JSON (empty object when it fails).
-  json BerthImage(const std::string& ref) {
-    auto r = Berth({"image", "inspect", ref});
-    json j = json::parse(r.output, nullptr, false);
-    return j.is_array() && j.size() == 1 ? j[0] : json::object();
-  }
+  json BerthImage(const std::string& ref) { return env_.InspectImage(ref); }
   json DockerImage(const std::string& ref) {
     auto r = Docker({"image", "inspect", ref});
     json j = json::parse(r.out, nullptr, false);
     return j.is_array() && j.size() == 1 ? j[0] : json::object();
   }
 
-  std::optional<TempDir> dir_;
-  std::optional<RunningDaemon> cd_, bd_;
+  EngineEnv env_;
   std::unique_ptr<ContainerdProcess> containerd_;
   std::unique_ptr<DockerdProcess> dockerd_;
 };
 
 TEST_F(DockerArchiveInteropTest, DockerLoadsAndRunsWhatBerthSaves) {
   auto r = Berth({"import", "--change", "CMD [\"echo\", \"hello from a berth archive\"]",
-                  "--change", "ENV GREETING=hi", dir_->Sub("busybox.tar"), "berth/busybox:1"});
-  ASSERT_EQ(ExitCode(r.wait_status), 0) << r.output;
+                  "--change", "ENV GREETING=hi", env_.dir().Sub("busybox.tar"), "berth/busybox:1"});
+  ASSERT_EQ(ExitCode(r), 0) << r.output;
   ASSERT_THAT(Berth({"tag", "berth/busybox:1", "berth/busybox:also"}).wait_status, 0);
   const json berth_image = BerthImage("berth/busybox:1");
   ASSERT_TRUE(berth_image.contains("Id")) << berth_image.dump();
 
-  const std::string archive = dir_->Sub("berth-save.tar");
+  const std::string archive = env_.dir().Sub("berth-save.tar");
   r = Berth({"save", "-o", archive, "berth/busybox:1", "berth/busybox:also"});
-  ASSERT_EQ(ExitCode(r.wait_status), 0) << r.output;
+  ASSERT_EQ(ExitCode(r), 0) << r.output;
 
   ToolRun load = Docker({"load", "-i", archive});
   ASSERT_TRUE(load.Succeeded()) << load.Describe();
@@ -143,28 +123,28 @@ TEST_F(DockerArchiveInteropTest, DockerLoadsAndRunsWhatBerthSaves) {
 TEST_F(DockerArchiveInteropTest, BerthLoadsAndRunsWhatDockerSaves) {
   // docker's own image (made by `docker import`, saved by `docker save`).
   ToolRun imp = Docker({"import", "--change", "CMD [\"echo\", \"hello from docker\"]",
-                        dir_->Sub("busybox.tar"), "docker/busybox:1"});
+                        env_.dir().Sub("busybox.tar"), "docker/busybox:1"});
   ASSERT_TRUE(imp.Succeeded()) << imp.Describe();
   const json docker_image = DockerImage("docker/busybox:1");
-  const std::string archive = dir_->Sub("docker-save.tar");
+  const std::string archive = env_.dir().Sub("docker-save.tar");
   ToolRun save = Docker({"save", "-o", archive, "docker/busybox:1"});
   ASSERT_TRUE(save.Succeeded()) << save.Describe();
 
   auto r = Berth({"load", "-i", archive});
-  ASSERT_EQ(ExitCode(r.wait_status), 0) << r.output;
+  ASSERT_EQ(ExitCode(r), 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("Loaded image: docker/busybox:1"));
   const json berth_image = BerthImage("docker/busybox:1");
   EXPECT_EQ(berth_image.value("Id", ""), docker_image.value("Id", "")) << berth_image.dump();
   EXPECT_EQ(berth_image["RootFS"]["Layers"], docker_image["RootFS"]["Layers"]);
 
   r = Berth({"run", "--rm", "docker/busybox:1"});
-  EXPECT_EQ(ExitCode(r.wait_status), 0) << r.output;
+  EXPECT_EQ(ExitCode(r), 0) << r.output;
   EXPECT_EQ(r.output, "hello from docker\n");
 
   // Back to docker from berth: still the same image (id and layers), nothing re-derived.
-  const std::string again = dir_->Sub("berth-resave.tar");
+  const std::string again = env_.dir().Sub("berth-resave.tar");
   r = Berth({"save", "-o", again, "docker/busybox:1"});
-  ASSERT_EQ(ExitCode(r.wait_status), 0) << r.output;
+  ASSERT_EQ(ExitCode(r), 0) << r.output;
   ToolRun rmi = Docker({"rmi", "docker/busybox:1"});
   ASSERT_TRUE(rmi.Succeeded()) << rmi.Describe();
   ToolRun load = Docker({"load", "-i", again});

@@ -5,7 +5,6 @@
 // every blob there under its digest. Root only; each test skips when a tool is missing. Every
 // daemon has its own temp dir, sockets and port, so copies of a test run in parallel; each test
 // ends by checking that nothing is left mounted and the daemons' dirs are gone.
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <memory>
@@ -20,22 +19,19 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/digest/digest.h"
+#include "common/testing/busybox.h"
 #include "common/testing/child_process.h"
-#include "common/testing/http_get.h"
 #include "common/testing/runfiles.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/daemon_harness.h"
 #include "tests/interop/reference_daemons.h"
+#include "tests/registry/registry_harness.h"
 
 namespace berth::tests::interop {
 namespace {
 
-using ::berth::testing::ChildProcess;
-using ::berth::testing::HttpGet;
-using ::berth::testing::HttpResponse;
 using ::berth::testing::IsOk;
 using ::berth::testing::TempDir;
 using ::testing::IsEmpty;
@@ -45,7 +41,6 @@ constexpr char kDockerManifest[] = "application/vnd.docker.distribution.manifest
 constexpr char kDockerList[] = "application/vnd.docker.distribution.manifest.list.v2+json";
 constexpr char kOciManifest[] = "application/vnd.oci.image.manifest.v1+json";
 constexpr char kOciIndex[] = "application/vnd.oci.image.index.v1+json";
-constexpr char kCurl[] = "/usr/bin/curl";
 
 // GTEST_SKIP when something cannot run here (FailedPrecondition: a tool missing, not root), a fatal
 // failure for any other error; otherwise binds the value.
@@ -62,18 +57,6 @@ bool Exists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
-// The value of header `name` (case-insensitive) in a raw header block, "" when absent.
-std::string Header(const HttpResponse& r, absl::string_view name) {
-  for (absl::string_view line : absl::StrSplit(r.headers, "\r\n")) {
-    const size_t colon = line.find(':');
-    if (colon != absl::string_view::npos &&
-        absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(line.substr(0, colon)), name)) {
-      return std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
-    }
-  }
-  return "";
-}
-
 std::string Sha256(const std::string& bytes) {
   return digest::Digest::FromBytes(bytes)->ToString();
 }
@@ -87,26 +70,17 @@ struct Manifest {
 
 // GET /v2/<repo>/manifests/<reference> from the registry at `address`, accepting every image
 // manifest type: docker-registry serves an OCI manifest only to a client that asks for it, even by
-// digest. With curl, because common/testing's HttpGet sends no request headers.
-Manifest GetManifest(const std::string& work_dir, const std::string& address,
-                     const std::string& repo, const std::string& reference) {
-  const std::string body = work_dir + "/manifest.body";
-  auto r = RunTool({kCurl, "-sS", "-D", "-", "-o", body, "-H",
-                    absl::StrCat("Accept: ", kOciManifest, ", ", kOciIndex, ", ", kDockerManifest,
-                                 ", ", kDockerList),
-                    absl::StrCat("http://", address, "/v2/", repo, "/manifests/", reference)});
+// digest.
+Manifest GetManifest(const std::string& address, const std::string& repo,
+                     const std::string& reference) {
+  auto r = Http("GET", absl::StrCat("http://", address, "/v2/", repo, "/manifests/", reference),
+                "",
+                {absl::StrCat("Accept: ", kOciManifest, ", ", kOciIndex, ", ", kDockerManifest,
+                              ", ", kDockerList)});
   EXPECT_THAT(r, IsOk());
   if (!r.ok()) return {};
-  EXPECT_TRUE(r->Succeeded()) << r->Describe();
-  HttpResponse response;
-  response.headers = r->out;
-  response.body = berth::testing::ReadFileOrEmpty(body);
-  const std::vector<std::string> status_line = absl::StrSplit(r->out, ' ');
-  EXPECT_TRUE(status_line.size() >= 2 && status_line[1] == "200")
-      << address << " " << repo << ":" << reference << "\n"
-      << r->out << response.body;
-  return {response.body, Header(response, "Docker-Content-Digest"),
-          Header(response, "Content-Type")};
+  EXPECT_EQ(r->status, 200) << address << " " << repo << ":" << reference << "\n" << r->body;
+  return {r->body, r->Header("Docker-Content-Digest"), r->Header("Content-Type")};
 }
 
 // Digests of the config and layers a manifest references.
@@ -134,7 +108,7 @@ void ExpectBlobsServed(const std::string& address, const std::string& repo,
   ASSERT_GE(descriptors.size(), 2u) << manifest;
   for (const Json& d : descriptors) {
     const std::string digest = d["digest"].get<std::string>();
-    auto r = HttpGet(address, absl::StrCat("/v2/", repo, "/blobs/", digest), absl::Seconds(60));
+    auto r = Http("GET", absl::StrCat("http://", address, "/v2/", repo, "/blobs/", digest));
     ASSERT_THAT(r, IsOk());
     EXPECT_EQ(r->status, 200) << address << " " << repo << " " << digest;
     EXPECT_EQ(Sha256(r->body), digest) << address << " " << repo;
@@ -151,38 +125,22 @@ std::string CtrImageDigest(const std::string& listing, const std::string& ref) {
   return "";
 }
 
-// berth-registry from the runfiles on loopback port 0, its root and log under `dir`. (The same as
-// tests/registry's RegistryProcess, which is not visible outside tests/registry.)
-absl::StatusOr<std::pair<ChildProcess, std::string>> StartBerthRegistry(const TempDir& dir) {
-  const std::string log = dir.Sub("berth-registry.log");
-  auto child = ChildProcess::Start(
-      {berth::testing::RunfilePath("registry/berth-registry"), "--listen=127.0.0.1:0",
-       "--metrics-addr=127.0.0.1:0", "--root=" + dir.Sub("berth-registry")},
-      log);
-  if (!child.ok()) return child.status();
-  auto address = WaitForLogValue(log, "registry listening address", absl::Seconds(30));
-  if (!address.ok()) return address.status();
-  return std::make_pair(std::move(*child), *address);
-}
-
 class ReferenceInteropTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (absl::Status root = RequireRoot(); !root.ok()) GTEST_SKIP() << root.message();
-    if (absl::Status curl = RequireTool(kCurl, "curl"); !curl.ok()) GTEST_SKIP() << curl.message();
     auto dir = TempDir::Create();
     ASSERT_THAT(dir, IsOk());
     work_.emplace(std::move(*dir));
-    auto registry = StartBerthRegistry(*work_);
+    auto registry = RegistryProcess::Start(work_->Sub("berth-registry"), work_->path());
     ASSERT_THAT(registry, IsOk());
-    registry_.emplace(std::move(registry->first));
-    address_ = registry->second;
+    registry_.emplace(std::move(*registry));
+    address_ = registry_->address();
   }
 
   void TearDown() override {
     if (registry_) {
-      registry_->Signal(SIGTERM).IgnoreError();
-      EXPECT_THAT(registry_->Wait(absl::Seconds(20)), IsOk());
+      EXPECT_THAT(registry_->Stop(), IsOk()) << registry_->log_path();
     }
     if (work_) {
       ExpectNothingMounted(work_->path());
@@ -195,7 +153,7 @@ class ReferenceInteropTest : public ::testing::Test {
   std::string BusyboxTar() {
     const std::string tar = work_->Sub("busybox.tar");
     if (!Exists(tar)) {
-      absl::Status s = MakeBusyboxTar(work_->path(), tar);
+      absl::Status s = berth::testing::MakeBusyboxTar(work_->path(), tar);
       EXPECT_THAT(s, IsOk());
     }
     return tar;
@@ -228,7 +186,7 @@ class ReferenceInteropTest : public ::testing::Test {
   }
 
   std::optional<TempDir> work_;
-  std::optional<ChildProcess> registry_;
+  std::optional<RegistryProcess> registry_;
   std::string address_;  // berth-registry's "127.0.0.1:<port>"
 };
 
@@ -264,11 +222,11 @@ TEST_F(ReferenceInteropTest, DockerPushPullAndRunThroughBerthRegistry) {
   const std::string digest = repo_digest.substr(repo_digest.find('@') + 1);
 
   // What berth-registry holds is what docker says it pushed.
-  const Manifest by_tag = GetManifest(work_->path(), address_, repo, "1");
+  const Manifest by_tag = GetManifest(address_, repo, "1");
   EXPECT_EQ(by_tag.digest, digest);
   EXPECT_EQ(Sha256(by_tag.bytes), digest);
   EXPECT_EQ(by_tag.content_type, kDockerManifest);
-  const Manifest by_digest = GetManifest(work_->path(), address_, repo, digest);
+  const Manifest by_digest = GetManifest(address_, repo, digest);
   EXPECT_EQ(by_digest.bytes, by_tag.bytes);
   ExpectBlobsServed(address_, repo, by_tag.bytes);
 
@@ -308,7 +266,7 @@ TEST_F(ReferenceInteropTest, CtrPullsFromAndPushesToBerthRegistry) {
   ASSIGN_OR_SKIP(containerd, ContainerdProcess::Start());
   const std::string src = absl::StrCat(address_, "/interop/ctr-src:1");
   PushTarball("docker://" + src);
-  const Manifest pushed = GetManifest(work_->path(), address_, "interop/ctr-src", "1");
+  const Manifest pushed = GetManifest(address_, "interop/ctr-src", "1");
   ASSERT_EQ(Sha256(pushed.bytes), pushed.digest);
   const std::vector<std::string> blobs = BlobDigests(pushed.bytes);
 
@@ -328,7 +286,7 @@ TEST_F(ReferenceInteropTest, CtrPullsFromAndPushesToBerthRegistry) {
       {"images", "push", "--plain-http", absl::StrCat(address_, "/", dest_repo, ":1"), src});
   ASSERT_THAT(push, IsOk());
   ASSERT_TRUE(push->Succeeded()) << push->Describe();
-  const Manifest copy = GetManifest(work_->path(), address_, dest_repo, "1");
+  const Manifest copy = GetManifest(address_, dest_repo, "1");
   EXPECT_EQ(copy.digest, pushed.digest);
   EXPECT_EQ(copy.bytes, pushed.bytes);
   ExpectBlobsServed(address_, dest_repo, copy.bytes);
@@ -365,14 +323,14 @@ TEST_F(ReferenceInteropTest, SkopeoCopiesBetweenBerthRegistryAndDockerRegistry) 
 
   // berth-registry -> docker-registry.
   PushTarball(berth + "/interop/from-berth:1");
-  const Manifest original = GetManifest(work_->path(), address_, "interop/from-berth", "1");
+  const Manifest original = GetManifest(address_, "interop/from-berth", "1");
   ASSERT_EQ(Sha256(original.bytes), original.digest);
   skopeo({"copy", "--src-tls-verify=false", "--dest-tls-verify=false",
           berth + "/interop/from-berth:1", docker + "/interop/copied:1"});
   EXPECT_EQ(skopeo({"inspect", "--raw", "--tls-verify=false", docker + "/interop/copied:1"}),
             original.bytes);
   const Manifest in_docker =
-      GetManifest(work_->path(), dreg->address(), "interop/copied", original.digest);
+      GetManifest(dreg->address(), "interop/copied", original.digest);
   EXPECT_EQ(in_docker.bytes, original.bytes);
   EXPECT_EQ(in_docker.digest, original.digest);
   ExpectBlobsServed(dreg->address(), "interop/copied", original.bytes);
@@ -384,12 +342,12 @@ TEST_F(ReferenceInteropTest, SkopeoCopiesBetweenBerthRegistryAndDockerRegistry) 
   ASSERT_FALSE(raw.empty());
   const std::string digest = Sha256(raw);
   const Manifest in_docker_by_tag =
-      GetManifest(work_->path(), dreg->address(), "interop/from-docker", "1");
+      GetManifest(dreg->address(), "interop/from-docker", "1");
   EXPECT_EQ(in_docker_by_tag.bytes, raw);
   EXPECT_EQ(in_docker_by_tag.digest, digest);
   skopeo({"copy", "--src-tls-verify=false", "--dest-tls-verify=false",
           docker + "/interop/from-docker:1", berth + "/interop/copied:1"});
-  const Manifest in_berth = GetManifest(work_->path(), address_, "interop/copied", "1");
+  const Manifest in_berth = GetManifest(address_, "interop/copied", "1");
   EXPECT_EQ(in_berth.bytes, raw);
   EXPECT_EQ(in_berth.digest, digest);
   ExpectBlobsServed(address_, "interop/copied", raw);

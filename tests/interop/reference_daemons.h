@@ -15,7 +15,7 @@
 // and only that: tests turn it into GTEST_SKIP. A daemon that does not come up is Unavailable or
 // DeadlineExceeded with the tail of its log; leftovers at Stop are Internal.
 //
-// The busybox image the tests import comes from tests/daemon_harness.h (MakeBusyboxTar).
+// The busybox image the tests import comes from common/testing/busybox.h (MakeBusyboxTar).
 //
 // Thread safety: the objects are not thread-safe; distinct objects are independent, so tests (and
 // several copies of one test) can run in parallel.
@@ -59,6 +59,8 @@ struct ToolRun {
   // "exit 1: <stderr>" or "killed by signal 9: ...", for assertion messages.
   std::string Describe() const;
 };
+// The exit code, or -1 when the tool was killed by a signal.
+inline int ExitCode(const ToolRun& r) { return berth::testing::ExitCode(r.wait_status); }
 
 // Runs `argv` (argv[0] absolute) to completion with stdin from /dev/null; `extra_env` entries
 // ("K=V") replace inherited ones. DeadlineExceeded (the command is SIGKILLed) after `timeout`.

@@ -18,31 +18,6 @@
 
 namespace berth::tests {
 
-absl::Status MakeBusyboxRootfs(const std::string& dir) {
-  const std::string rootfs = dir + "/rootfs";
-  for (const char* sub : {"/bin", "/etc", "/tmp", "/proc", "/sys", "/dev", "/root"}) {
-    BERTH_RETURN_IF_ERROR(fs::MakeDirs(rootfs + sub, 0755));
-  }
-  chmod((rootfs + "/tmp").c_str(), 01777);
-  BERTH_ASSIGN_OR_RETURN(std::string busybox, fs::ReadFile("/bin/busybox"));
-  BERTH_RETURN_IF_ERROR(fs::WriteFileAtomically(rootfs + "/bin/busybox", busybox, 0755));
-  auto list = berth::testing::RunCommand({"/bin/busybox", "--list"});
-  if (!list.ok()) return list.status();
-  for (absl::string_view applet : absl::StrSplit(list->output, '\n', absl::SkipEmpty())) {
-    if (applet == "busybox") continue;
-    const std::string link = absl::StrCat(rootfs, "/bin/", applet);
-    if (symlink("busybox", link.c_str()) != 0 && errno != EEXIST) {
-      return absl::ErrnoToStatus(errno, "symlink " + link);
-    }
-  }
-  BERTH_RETURN_IF_ERROR(fs::WriteFileAtomically(
-      rootfs + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n",
-      0644));
-  BERTH_RETURN_IF_ERROR(
-      fs::WriteFileAtomically(rootfs + "/etc/group", "root:x:0:\nuser:x:1000:\n", 0644));
-  return absl::OkStatus();
-}
-
 nlohmann::json TestSpec(const std::vector<std::string>& args) {
   static std::atomic<int> n{0};
   nlohmann::json j = nlohmann::json::parse(runc::spec::DefaultSpecJson(false));

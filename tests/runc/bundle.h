@@ -1,5 +1,5 @@
-// OCI bundles for berth-runc's integration tests: a busybox rootfs (Debian's busybox-static)
-// and a config.json that starts from `berth-runc spec` and is edited per test.
+// OCI bundles for berth-runc's integration tests: the rootfs is common/testing's busybox
+// (MakeBusyboxRootfs); a config.json starts from `berth-runc spec` and is edited per test.
 #pragma once
 
 #include <string>
@@ -11,9 +11,6 @@
 #include "common/testing/child_process.h"
 
 namespace berth::tests {
-
-// Creates <dir>/rootfs with /bin/busybox and a symlink per applet, plus /etc/passwd, /tmp.
-absl::Status MakeBusyboxRootfs(const std::string& dir);
 
 // The default spec, made non-interactive (terminal false) with `args`, a unique cgroups path
 // and hostname "berth-test".

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/testing/busybox.h"
 #include "common/testing/child_process.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
@@ -21,13 +22,10 @@
 namespace berth::tests {
 
 using ::berth::testing::CommandResult;
+using ::berth::testing::ExitCode;
 using ::berth::testing::IsOk;
 using ::berth::testing::TempDir;
 using nlohmann::json;
-
-inline int ExitCode(const CommandResult& r) {
-  return WIFEXITED(r.wait_status) ? WEXITSTATUS(r.wait_status) : 128 + WTERMSIG(r.wait_status);
-}
 
 class RuncTest : public ::testing::Test {
  protected:
@@ -38,7 +36,7 @@ class RuncTest : public ::testing::Test {
     dir_.emplace(std::move(*d));
     bundle_ = dir_->Sub("bundle");
     root_ = dir_->Sub("state");
-    ASSERT_THAT(MakeBusyboxRootfs(bundle_), IsOk());
+    ASSERT_THAT(berth::testing::MakeBusyboxRootfs(bundle_ + "/rootfs"), IsOk());
   }
 
   void TearDown() override {
