@@ -159,7 +159,7 @@ absl::StatusOr<std::vector<metadata::Container>> ContainersService::ListMatching
 ::grpc::ServerUnaryReactor* ContainersService::Create(::grpc::CallbackServerContext* ctx,
                                                       const v1::CreateRequest* req,
                                                       v1::CreateResponse* resp) {
-  return Reply(ctx, "containers.Create", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "containers.Create", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_RETURN_IF_ERROR(CheckId(req->container().id()));
     const metadata::Container wanted = FromProto(req->container());
@@ -178,13 +178,13 @@ absl::StatusOr<std::vector<metadata::Container>> ContainersService::ListMatching
     Publish(ns, "/containers/create", event);
     LOG(INFO) << "container created ns=" << ns << " id=" << c.id;
     return absl::OkStatus();
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor* ContainersService::Update(::grpc::CallbackServerContext* ctx,
                                                       const v1::UpdateRequest* req,
                                                       v1::UpdateResponse* resp) {
-  return Reply(ctx, "containers.Update", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "containers.Update", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_RETURN_IF_ERROR(CheckId(req->container().id()));
     // FromProto fills an empty runtime name with the default, so replacing the runtime with an
@@ -206,13 +206,13 @@ absl::StatusOr<std::vector<metadata::Container>> ContainersService::ListMatching
     event.set_snapshot_key(c.snapshot_key);
     Publish(ns, "/containers/update", event);
     return absl::OkStatus();
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor* ContainersService::Delete(::grpc::CallbackServerContext* ctx,
                                                       const v1::DeleteRequest* req,
                                                       v1::DeleteResponse*) {
-  return Reply(ctx, "containers.Delete", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "containers.Delete", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_RETURN_IF_ERROR(CheckId(req->id()));
     if (options_.has_task) {
@@ -229,7 +229,7 @@ absl::StatusOr<std::vector<metadata::Container>> ContainersService::ListMatching
     Publish(ns, "/containers/delete", event);
     LOG(INFO) << "container deleted ns=" << ns << " id=" << req->id();
     return absl::OkStatus();
-  }());
+  });
 }
 
 }  // namespace berth::containerd::containers

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "berth/containerd/containers/v1/containers.grpc.pb.h"
+#include "common/executor/blocking_executor.h"
 #include "containerd/events/publisher.h"
 #include "containerd/metadata/store.h"
 
@@ -57,7 +58,9 @@ class ContainersService final : public v1::Containers::CallbackService {
   void Publish(const std::string& ns, const char* topic, const google::protobuf::Message& event);
 
   metadata::Store* const metadata_;
-  const ContainersServiceOptions options_;
+  const ContainersServiceOptions options_;  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
+  // waits for their threads while everything they use still exists.
+  executor::BlockingExecutor blocking_;
 };
 
 }  // namespace berth::containerd::containers

@@ -348,7 +348,7 @@ class WriteReactor final : public ::grpc::ServerBidiReactor<v1::WriteRequest, v1
 ::grpc::ServerUnaryReactor* ContentService::Delete(::grpc::CallbackServerContext* ctx,
                                                    const v1::DeleteRequest* req,
                                                    v1::DeleteResponse*) {
-  return Reply(ctx, "content.Delete", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "content.Delete", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, server::RequestNamespace(*ctx));
     BERTH_RETURN_IF_ERROR(store_->Delete(ns, req->digest()));
     berth::containerd::events::v1::ContentDelete event;
@@ -357,7 +357,7 @@ class WriteReactor final : public ::grpc::ServerBidiReactor<v1::WriteRequest, v1
       LOG(WARNING) << "publish /content/delete ns=" << ns << " error=\"" << s.message() << "\"";
     }
     return absl::OkStatus();
-  }());
+  });
 }
 
 ::grpc::ServerWriteReactor<v1::ReadResponse>* ContentService::Read(

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "berth/containerd/content/v1/content.grpc.pb.h"
+#include "common/executor/blocking_executor.h"
 #include "containerd/content/namespaced_store.h"
 #include "containerd/events/publisher.h"
 
@@ -48,7 +49,9 @@ class ContentService final : public v1::Content::CallbackService {
 
  private:
   NamespacedStore* const store_;
-  events::Publisher* const publisher_;
+  events::Publisher* const publisher_;  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
+  // waits for their threads while everything they use still exists.
+  executor::BlockingExecutor blocking_;
 };
 
 }  // namespace berth::containerd::content

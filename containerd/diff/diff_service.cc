@@ -243,12 +243,14 @@ DiffService::DiffService(content::NamespacedStore* content, DiffServiceOptions o
 ::grpc::ServerUnaryReactor* DiffService::Apply(::grpc::CallbackServerContext* ctx,
                                                const v1::ApplyRequest* req,
                                                v1::ApplyResponse* resp) {
-  return Reply(ctx, "diff.Apply", DoApply(*ctx, *req, *resp));
+  return server::ReplyOffThread(ctx, "diff.Apply", blocking_,
+                                [=] { return DoApply(*ctx, *req, *resp); });
 }
 
 ::grpc::ServerUnaryReactor* DiffService::Diff(::grpc::CallbackServerContext* ctx,
                                               const v1::DiffRequest* req, v1::DiffResponse* resp) {
-  return Reply(ctx, "diff.Diff", DoDiff(*ctx, *req, *resp));
+  return server::ReplyOffThread(ctx, "diff.Diff", blocking_,
+                                [=] { return DoDiff(*ctx, *req, *resp); });
 }
 
 absl::Status DiffService::DoApply(const ::grpc::CallbackServerContext& ctx,

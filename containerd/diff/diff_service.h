@@ -24,6 +24,7 @@
 #include <string>
 
 #include "berth/containerd/diff/v1/diff.grpc.pb.h"
+#include "common/executor/blocking_executor.h"
 #include "containerd/content/namespaced_store.h"
 
 namespace berth::containerd::diff {
@@ -59,7 +60,9 @@ class DiffService final : public v1::Diff::CallbackService {
                       v1::DiffResponse& resp);
 
   content::NamespacedStore* const content_;
-  const DiffServiceOptions options_;
+  const DiffServiceOptions options_;  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
+  // waits for their threads while everything they use still exists.
+  executor::BlockingExecutor blocking_;
 };
 
 }  // namespace berth::containerd::diff

@@ -118,7 +118,7 @@ void ImagesService::Publish(const std::string& ns, const char* topic,
 ::grpc::ServerUnaryReactor* ImagesService::Create(::grpc::CallbackServerContext* ctx,
                                                   const v1::CreateRequest* req,
                                                   v1::CreateResponse* resp) {
-  return Reply(ctx, "images.Create", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "images.Create", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_RETURN_IF_ERROR(CheckName(req->image().name()));
     const metadata::Image wanted = FromProto(req->image());
@@ -132,13 +132,13 @@ void ImagesService::Publish(const std::string& ns, const char* topic,
     event.mutable_labels()->insert(image.labels.begin(), image.labels.end());
     Publish(ns, "/images/create", event);
     return absl::OkStatus();
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor* ImagesService::Update(::grpc::CallbackServerContext* ctx,
                                                   const v1::UpdateRequest* req,
                                                   v1::UpdateResponse* resp) {
-  return Reply(ctx, "images.Update", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "images.Update", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_RETURN_IF_ERROR(CheckName(req->image().name()));
     const metadata::Image wanted = FromProto(req->image());
@@ -156,13 +156,13 @@ void ImagesService::Publish(const std::string& ns, const char* topic,
     event.mutable_labels()->insert(image.labels.begin(), image.labels.end());
     Publish(ns, "/images/update", event);
     return absl::OkStatus();
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor* ImagesService::Delete(::grpc::CallbackServerContext* ctx,
                                                   const v1::DeleteRequest* req,
                                                   v1::DeleteResponse*) {
-  return Reply(ctx, "images.Delete", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "images.Delete", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_RETURN_IF_ERROR(CheckName(req->name()));
     // The guard compares the digest only (proto: "other fields are not compared").
@@ -177,7 +177,7 @@ void ImagesService::Publish(const std::string& ns, const char* topic,
       BERTH_RETURN_IF_ERROR(options_.collect_garbage(), "image deleted, but garbage collection");
     }
     return absl::OkStatus();
-  }());
+  });
 }
 
 }  // namespace berth::containerd::images

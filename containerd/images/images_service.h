@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "berth/containerd/images/v1/images.grpc.pb.h"
+#include "common/executor/blocking_executor.h"
 #include "containerd/events/publisher.h"
 #include "containerd/metadata/store.h"
 
@@ -45,7 +46,9 @@ class ImagesService final : public v1::Images::CallbackService {
   void Publish(const std::string& ns, const char* topic, const google::protobuf::Message& event);
 
   metadata::Store* const metadata_;
-  const ImagesServiceOptions options_;
+  const ImagesServiceOptions options_;  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
+  // waits for their threads while everything they use still exists.
+  executor::BlockingExecutor blocking_;
 };
 
 }  // namespace berth::containerd::images

@@ -52,7 +52,7 @@ LeasesService::LeasesService(metadata::Store* metadata, LeasesServiceOptions opt
 ::grpc::ServerUnaryReactor* LeasesService::Create(::grpc::CallbackServerContext* ctx,
                                                   const v1::CreateRequest* req,
                                                   v1::CreateResponse* resp) {
-  return Reply(ctx, "leases.Create", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "leases.Create", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     metadata::Lease lease;
     lease.id = req->id();
@@ -88,13 +88,13 @@ LeasesService::LeasesService(metadata::Store* metadata, LeasesServiceOptions opt
                            }));
     ToProto(created, resp->mutable_lease());
     return absl::OkStatus();
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor* LeasesService::Delete(::grpc::CallbackServerContext* ctx,
                                                   const v1::DeleteRequest* req,
                                                   v1::DeleteResponse*) {
-  return Reply(ctx, "leases.Delete", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "leases.Delete", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_RETURN_IF_ERROR(CheckLeaseId(req->id()));
     BERTH_RETURN_IF_ERROR(metadata_->WithTransaction(
@@ -103,7 +103,7 @@ LeasesService::LeasesService(metadata::Store* metadata, LeasesServiceOptions opt
       BERTH_RETURN_IF_ERROR(options_.collect_garbage(), "lease deleted, but garbage collection");
     }
     return absl::OkStatus();
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor* LeasesService::List(::grpc::CallbackServerContext* ctx,

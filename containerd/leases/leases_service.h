@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "berth/containerd/leases/v1/leases.grpc.pb.h"
+#include "common/executor/blocking_executor.h"
 #include "common/id/id.h"
 #include "containerd/metadata/store.h"
 
@@ -52,7 +53,9 @@ class LeasesService final : public v1::Leases::CallbackService {
  private:
   metadata::Store* const metadata_;
   const LeasesServiceOptions options_;
-  id::RandomIdSource random_ids_;
+  id::RandomIdSource random_ids_;  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
+  // waits for their threads while everything they use still exists.
+  executor::BlockingExecutor blocking_;
 };
 
 }  // namespace berth::containerd::leases

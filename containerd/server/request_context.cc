@@ -58,13 +58,34 @@ absl::StatusOr<std::optional<std::string>> RequestLease(const ::grpc::ServerCont
   return LeaseFromMetadata(ctx.client_metadata());
 }
 
-::grpc::ServerUnaryReactor* Reply(::grpc::CallbackServerContext* ctx, absl::string_view rpc,
-                                  const absl::Status& status) {
+namespace {
+
+void Finish(::grpc::ServerUnaryReactor* reactor, absl::string_view rpc,
+            const absl::Status& status) {
   VLOG(1) << "rpc=" << rpc << " code=" << absl::StatusCodeToString(status.code())
           << (status.ok() ? ""
                           : absl::StrCat(" error=\"", absl::CHexEscape(status.message()), "\""));
-  ::grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(grpc_util::ToGrpcStatus(status));
+}
+
+}  // namespace
+
+::grpc::ServerUnaryReactor* Reply(::grpc::CallbackServerContext* ctx, absl::string_view rpc,
+                                  const absl::Status& status) {
+  ::grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  Finish(reactor, rpc, status);
+  return reactor;
+}
+
+::grpc::ServerUnaryReactor* ReplyOffThread(::grpc::CallbackServerContext* ctx,
+                                           absl::string_view rpc,
+                                           executor::BlockingExecutor& executor,
+                                           std::function<absl::Status()> handler) {
+  // DefaultReactor constructs the call's reactor anew each time it is called: once per call.
+  ::grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const bool queued = executor.Run(
+      [reactor, rpc, handler = std::move(handler)] { Finish(reactor, rpc, handler()); });
+  if (!queued) Finish(reactor, rpc, absl::UnavailableError("berth-containerd is shutting down"));
   return reactor;
 }
 

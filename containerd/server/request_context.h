@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/executor/blocking_executor.h"
 
 namespace berth::containerd::server {
 
@@ -39,5 +41,18 @@ absl::StatusOr<std::optional<std::string>> RequestLease(const ::grpc::ServerCont
 // handler must return.
 ::grpc::ServerUnaryReactor* Reply(::grpc::CallbackServerContext* ctx, absl::string_view rpc,
                                   const absl::Status& status);
+
+// Like Reply, but runs `handler` on a thread of `executor` and finishes the call from there.
+// For handlers that block on the disk or on other processes (fsync'd metadata commits, snapshot
+// directories created or deleted, layers applied, synchronous garbage collection): gRPC runs
+// every callback handler of the process on a fixed pool of "nexting" threads (two on a 2-CPU
+// host), so one handler that blocks holds up every other call, and 20 concurrent container
+// activations queue behind each other's commits. Quick reads stay on Reply.
+// `handler` may use the call's request, response and context until it returns: they live until
+// the call is finished. `rpc` must outlive the call (a string literal).
+::grpc::ServerUnaryReactor* ReplyOffThread(::grpc::CallbackServerContext* ctx,
+                                           absl::string_view rpc,
+                                           executor::BlockingExecutor& executor,
+                                           std::function<absl::Status()> handler);
 
 }  // namespace berth::containerd::server

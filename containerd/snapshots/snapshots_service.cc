@@ -160,7 +160,7 @@ absl::StatusOr<std::vector<Mount>> SnapshotsService::Create(
 ::grpc::ServerUnaryReactor* SnapshotsService::Prepare(::grpc::CallbackServerContext* ctx,
                                                       const v1::PrepareRequest* req,
                                                       v1::PrepareResponse* resp) {
-  return Reply(ctx, "snapshots.Prepare", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "snapshots.Prepare", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_ASSIGN_OR_RETURN(Snapshotter* const sn, Find(req->snapshotter()));
     BERTH_ASSIGN_OR_RETURN(
@@ -173,13 +173,13 @@ absl::StatusOr<std::vector<Mount>> SnapshotsService::Create(
     event.set_snapshotter(std::string(sn->name()));
     Publish(ns, "/snapshot/prepare", event);
     return absl::OkStatus();
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor* SnapshotsService::View(::grpc::CallbackServerContext* ctx,
                                                    const v1::ViewRequest* req,
                                                    v1::ViewResponse* resp) {
-  return Reply(ctx, "snapshots.View", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "snapshots.View", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_ASSIGN_OR_RETURN(Snapshotter* const sn, Find(req->snapshotter()));
     BERTH_ASSIGN_OR_RETURN(const std::vector<Mount> mounts,
@@ -187,7 +187,7 @@ absl::StatusOr<std::vector<Mount>> SnapshotsService::Create(
                                   FromProto(req->labels())));
     MountsToProto(mounts, resp);
     return absl::OkStatus();
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor* SnapshotsService::Mounts(::grpc::CallbackServerContext* ctx,
@@ -206,7 +206,7 @@ absl::StatusOr<std::vector<Mount>> SnapshotsService::Create(
 ::grpc::ServerUnaryReactor* SnapshotsService::Commit(::grpc::CallbackServerContext* ctx,
                                                      const v1::CommitRequest* req,
                                                      v1::CommitResponse*) {
-  return Reply(ctx, "snapshots.Commit", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "snapshots.Commit", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_ASSIGN_OR_RETURN(Snapshotter* const sn, Find(req->snapshotter()));
     BERTH_RETURN_IF_ERROR(CheckNotEmpty("snapshot name", req->name()));
@@ -222,13 +222,13 @@ absl::StatusOr<std::vector<Mount>> SnapshotsService::Create(
     event.set_snapshotter(std::string(sn->name()));
     Publish(ns, "/snapshot/commit", event);
     return absl::OkStatus();
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor* SnapshotsService::Remove(::grpc::CallbackServerContext* ctx,
                                                      const v1::RemoveRequest* req,
                                                      v1::RemoveResponse*) {
-  return Reply(ctx, "snapshots.Remove", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "snapshots.Remove", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_ASSIGN_OR_RETURN(Snapshotter* const sn, Find(req->snapshotter()));
     BERTH_RETURN_IF_ERROR(CheckNotEmpty("snapshot key", req->key()));
@@ -238,7 +238,7 @@ absl::StatusOr<std::vector<Mount>> SnapshotsService::Create(
     event.set_snapshotter(std::string(sn->name()));
     Publish(ns, "/snapshot/remove", event);
     return absl::OkStatus();
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor* SnapshotsService::Stat(::grpc::CallbackServerContext* ctx,
@@ -276,7 +276,7 @@ absl::StatusOr<std::vector<Mount>> SnapshotsService::Create(
 ::grpc::ServerUnaryReactor* SnapshotsService::Usage(::grpc::CallbackServerContext* ctx,
                                                     const v1::UsageRequest* req,
                                                     v1::UsageResponse* resp) {
-  return Reply(ctx, "snapshots.Usage", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "snapshots.Usage", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_ASSIGN_OR_RETURN(Snapshotter* const sn, Find(req->snapshotter()));
     BERTH_RETURN_IF_ERROR(CheckNotEmpty("snapshot key", req->key()));
@@ -284,7 +284,7 @@ absl::StatusOr<std::vector<Mount>> SnapshotsService::Create(
     resp->set_size(usage.size);
     resp->set_inodes(usage.inodes);
     return absl::OkStatus();
-  }());
+  });
 }
 
 ::grpc::ServerWriteReactor<v1::ListResponse>* SnapshotsService::List(
@@ -316,10 +316,10 @@ absl::StatusOr<std::vector<Mount>> SnapshotsService::Create(
 ::grpc::ServerUnaryReactor* SnapshotsService::Cleanup(::grpc::CallbackServerContext* ctx,
                                                       const v1::CleanupRequest* req,
                                                       v1::CleanupResponse*) {
-  return Reply(ctx, "snapshots.Cleanup", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "snapshots.Cleanup", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(Snapshotter* const sn, Find(req->snapshotter()));
     return sn->Cleanup();
-  }());
+  });
 }
 
 }  // namespace berth::containerd::snapshots

@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "berth/containerd/snapshots/v1/snapshots.grpc.pb.h"
+#include "common/executor/blocking_executor.h"
 #include "containerd/events/publisher.h"
 #include "containerd/metadata/store.h"
 #include "containerd/snapshots/snapshotter.h"
@@ -84,7 +85,9 @@ class SnapshotsService final : public v1::Snapshots::CallbackService {
 
   metadata::Store* const metadata_;
   std::map<std::string, Snapshotter*, std::less<>> snapshotters_;
-  events::Publisher* const publisher_;
+  events::Publisher* const publisher_;  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
+  // waits for their threads while everything they use still exists.
+  executor::BlockingExecutor blocking_;
 };
 
 }  // namespace berth::containerd::snapshots

@@ -92,7 +92,7 @@ void ContainerManager::HandleExitLocked(const std::string& id, bool apply_policy
             << (restart ? absl::FormatDuration(delay) : "");
   NotifyWaiters(id, exit, /*removed=*/false);
   if (r->container().host_config().auto_remove()) {
-    absl::Status s = RemoveLocked(id, /*force=*/true);
+    absl::Status s = RemoveLocked(id, /*force=*/true, /*task_deleted=*/true);
     if (!s.ok()) LOG(WARNING) << "auto-remove id=" << ShortId(id) << " error=" << s.message();
     ev1::ExitStatus gone = exit;
     if (!s.ok()) gone.set_error(std::string(s.message()));

@@ -213,11 +213,17 @@ absl::StatusOr<ev1::CreateContainerResponse> ContainerManager::Create(
       FromGrpcStatus(containerd_->leases().Create(Ctx().get(), lease_req, &lease_resp)),
       "create lease");
   const std::string lease = lease_resp.lease().id();
+  // Once the container record holds the snapshot the lease has no job left. On success it is
+  // dropped after the reply, off the create's path (nobody waits for it, and it expires by
+  // itself if berthd stops first); on failure last, after the undo steps declared below.
   absl::Cleanup drop_lease = [&] {
-    cd::leases::v1::DeleteRequest d;
-    d.set_id(lease);
-    cd::leases::v1::DeleteResponse dr;
-    (void)containerd_->leases().Delete(Ctx().get(), d, &dr);
+    auto drop = [this, lease] {
+      cd::leases::v1::DeleteRequest d;
+      d.set_id(lease);
+      cd::leases::v1::DeleteResponse dr;
+      (void)containerd_->leases().Delete(Ctx().get(), d, &dr);
+    };
+    if (!added || !executor_.Run(drop)) drop();
   };
   cd::snapshots::v1::PrepareRequest prep;
   prep.set_snapshotter(options_.snapshotter);
@@ -260,6 +266,16 @@ absl::StatusOr<ev1::CreateContainerResponse> ContainerManager::Create(
   spec_req.host_config = &host;
   spec_req.image = &image;
   std::vector<types::Mount> mounts(prep_resp.mounts().begin(), prep_resp.mounts().end());
+  {
+    // The first start needs them: asking berth-containerd again would cost a round trip.
+    absl::MutexLock ml(&mu_);
+    mounts_[id] = mounts;
+  }
+  absl::Cleanup forget_mounts = [&] {
+    if (added) return;
+    absl::MutexLock ml(&mu_);
+    mounts_.erase(id);
+  };
   for (const std::string& layer : LayerDirs(mounts)) {
     if (fs::ReadFile(layer + "/etc/passwd").ok()) {
       spec_req.rootfs_dir = layer;
@@ -370,24 +386,29 @@ absl::Status ContainerManager::StartLocked(const std::string& id, bool by_policy
   const ev1::ContainerConfig& config = r.container().config();
   const ev1::HostConfig& host = r.container().host_config();
 
-  // A task left from an earlier run (exit not yet handled) goes first.
-  {
-    cd::tasks::v1::DeleteRequest d;
-    d.set_container_id(id);
-    cd::tasks::v1::DeleteResponse dr;
-    (void)containerd_->tasks().Delete(Ctx().get(), d, &dr);
-  }
-  cd::snapshots::v1::MountsRequest mreq;
-  mreq.set_snapshotter(options_.snapshotter);
-  mreq.set_key(r.snapshot_key());
-  cd::snapshots::v1::MountsResponse mresp;
-  BERTH_RETURN_IF_ERROR(
-      FromGrpcStatus(containerd_->snapshots().Mounts(Ctx().get(), mreq, &mresp)),
-      "rootfs mounts");
-
   cd::tasks::v1::CreateRequest treq;
   treq.set_container_id(id);
-  *treq.mutable_rootfs_mounts() = mresp.mounts();
+  {
+    // An active snapshot's mounts never change while it exists (its directories are named by
+    // its id, its parents are fixed): Create's answer is reused, berth-containerd is asked only
+    // after a berthd restart.
+    absl::MutexLock ml(&mu_);
+    if (auto it = mounts_.find(id); it != mounts_.end()) {
+      treq.mutable_rootfs_mounts()->Add(it->second.begin(), it->second.end());
+    }
+  }
+  if (treq.rootfs_mounts().empty()) {
+    cd::snapshots::v1::MountsRequest mreq;
+    mreq.set_snapshotter(options_.snapshotter);
+    mreq.set_key(r.snapshot_key());
+    cd::snapshots::v1::MountsResponse mresp;
+    BERTH_RETURN_IF_ERROR(
+        FromGrpcStatus(containerd_->snapshots().Mounts(Ctx().get(), mreq, &mresp)),
+        "rootfs mounts");
+    *treq.mutable_rootfs_mounts() = mresp.mounts();
+    absl::MutexLock ml(&mu_);
+    mounts_[id].assign(mresp.mounts().begin(), mresp.mounts().end());
+  }
   treq.set_terminal(config.tty());
   // Docker closes stdin after the first attach only for containers without a terminal
   // (CloseStdin && !TTY): a `run -it` container detached with Ctrl-P Ctrl-Q keeps its stdin,
@@ -417,6 +438,16 @@ absl::Status ContainerManager::StartLocked(const std::string& id, bool by_policy
   }
   cd::tasks::v1::CreateResponse tresp;
   ::grpc::Status st = containerd_->tasks().Create(Ctx(absl::Minutes(2)).get(), treq, &tresp);
+  if (st.error_code() == ::grpc::StatusCode::ALREADY_EXISTS) {
+    // A task left from an earlier run whose exit was not handled yet (or a start interrupted by
+    // a crash of berthd): it goes, then the create is tried once more. Rare, so the common
+    // start does not pay a Delete round trip up front.
+    cd::tasks::v1::DeleteRequest d;
+    d.set_container_id(id);
+    cd::tasks::v1::DeleteResponse dr;
+    (void)containerd_->tasks().Delete(Ctx().get(), d, &dr);
+    st = containerd_->tasks().Create(Ctx(absl::Minutes(2)).get(), treq, &tresp);
+  }
   auto fail = [&](const absl::Status& err) {
     int code = StartFailureExitCode(err.message());
     (void)store_->Update(id, [&](ContainerRecord& rec) {
@@ -708,7 +739,8 @@ absl::Status ContainerManager::Remove(const ev1::RemoveContainerRequest& req) {
   return s;
 }
 
-absl::Status ContainerManager::RemoveLocked(const std::string& id, bool force) {
+absl::Status ContainerManager::RemoveLocked(const std::string& id, bool force,
+                                           bool task_deleted) {
   BERTH_ASSIGN_OR_RETURN(ContainerRecord r, store_->Get(id));
   const auto status = r.container().state().status();
   if (status == ev1::CONTAINER_STATUS_RUNNING || status == ev1::CONTAINER_STATUS_PAUSED) {
@@ -717,11 +749,10 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id, bool force) {
           "You cannot remove a ", status == ev1::CONTAINER_STATUS_PAUSED ? "paused" : "running",
           " container ", id, ". Stop the container before attempting removal or force remove"));
     }
-    BERTH_RETURN_IF_ERROR(store_->Update(id, [](ContainerRecord& rec) {
-      rec.set_manually_stopped(true);
-      return absl::OkStatus();
-    }));
+    // A manual stop: StopLocked records manually_stopped first, so no restart policy fires.
     BERTH_RETURN_IF_ERROR(StopLocked(id, "SIGKILL", absl::ZeroDuration(), /*manual=*/true));
+    // Its exit handling deleted the task (or found it gone): no second Delete below.
+    task_deleted = true;
   }
   {
     absl::MutexLock ml(&mu_);
@@ -734,12 +765,15 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id, bool force) {
   });
   // Task (if an exit was never handled), container record, snapshot: each NotFound is fine,
   // so a removal that failed half-way can be repeated.
-  cd::tasks::v1::DeleteRequest td;
-  td.set_container_id(id);
-  cd::tasks::v1::DeleteResponse tdr;
-  ::grpc::Status st = containerd_->tasks().Delete(Ctx().get(), td, &tdr);
-  if (!st.ok() && st.error_code() != ::grpc::StatusCode::NOT_FOUND) {
-    return Annotate(FromGrpcStatus(st), "delete task");
+  ::grpc::Status st;
+  if (!task_deleted) {
+    cd::tasks::v1::DeleteRequest td;
+    td.set_container_id(id);
+    cd::tasks::v1::DeleteResponse tdr;
+    st = containerd_->tasks().Delete(Ctx().get(), td, &tdr);
+    if (!st.ok() && st.error_code() != ::grpc::StatusCode::NOT_FOUND) {
+      return Annotate(FromGrpcStatus(st), "delete task");
+    }
   }
   cd::containers::v1::DeleteRequest cdel;
   cdel.set_id(id);
@@ -760,6 +794,7 @@ absl::Status ContainerManager::RemoveLocked(const std::string& id, bool force) {
   Emit("destroy", r);
   {
     absl::MutexLock ml(&mu_);
+    mounts_.erase(id);
     for (auto it = execs_.begin(); it != execs_.end();) {
       if (it->second == id) {
         execs_.erase(it++);

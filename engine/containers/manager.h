@@ -182,7 +182,9 @@ class ContainerManager {
   absl::Status StartLocked(const std::string& id, bool by_policy);
   absl::Status StopLocked(const std::string& id, const std::string& signal,
                           std::optional<absl::Duration> timeout, bool manual);
-  absl::Status RemoveLocked(const std::string& id, bool force);
+  // `task_deleted`: the caller has just deleted the container's task (an exit it handled), so
+  // no Delete round trip is spent on it again.
+  absl::Status RemoveLocked(const std::string& id, bool force, bool task_deleted = false);
   // Deletes the task and records how it ended; notifies waiters; applies the restart policy
   // or auto-remove. Idempotent (a second call for the same exit finds no task).
   void HandleExit(const std::string& id);
@@ -220,6 +222,9 @@ class ContainerManager {
   absl::flat_hash_map<std::string, RestartState> restarts_ ABSL_GUARDED_BY(mu_);
   // exec id -> container id.
   absl::flat_hash_map<std::string, std::string> execs_ ABSL_GUARDED_BY(mu_);
+  // Rootfs mounts of the containers' snapshots, from Prepare (or Mounts after a restart).
+  absl::flat_hash_map<std::string, std::vector<::berth::types::v1::Mount>> mounts_
+      ABSL_GUARDED_BY(mu_);
   // Containers whose last task was OOM-killed (from "/tasks/oom").
   absl::flat_hash_map<std::string, bool> oom_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

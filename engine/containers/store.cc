@@ -92,11 +92,15 @@ absl::Status ContainerStore::Persist(const ContainerRecord& record) const {
   auto st = google::protobuf::util::MessageToJsonString(record, &json, opts);
   if (!st.ok()) return absl::InternalError(absl::StrCat("encode record: ", st.ToString()));
   const std::string dir = ContainerDir(record.container().id());
-  BERTH_RETURN_IF_ERROR(fs::MakeDirs(dir, 0710));
+  const std::string path = absl::StrCat(dir, "/", kRecordFile);
   // Not fsync'd: a crash of the machine may lose the last state change, which berthd
   // recomputes from berth-containerd at start; rename keeps the file whole either way.
-  return fs::WriteFileAtomically(absl::StrCat(dir, "/", kRecordFile), json, 0600,
-                                 {.durable = false});
+  // The directory exists after the first write: it is made only when missing (this runs under
+  // the store's lock, several times per container start).
+  absl::Status written = fs::WriteFileAtomically(path, json, 0600, {.durable = false});
+  if (!absl::IsNotFound(written)) return written;
+  BERTH_RETURN_IF_ERROR(fs::MakeDirs(dir, 0710));
+  return fs::WriteFileAtomically(path, json, 0600, {.durable = false});
 }
 
 absl::Status ContainerStore::ReserveName(const std::string& name, const std::string& id) {
