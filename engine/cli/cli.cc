@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/grpc/server.h"
+#include "common/grpc/dial.h"
 
 namespace berth::cli {
 

@@ -9,7 +9,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/grpc/server.h"
 #include "engine/cli/format.h"
 #include "engine/cli/parse_options.h"
 
