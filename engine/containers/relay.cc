@@ -249,7 +249,10 @@ class AttachReactor final : public grpc_util::QueuedBidiReactor<ev1::AttachConta
       return false;
     }
     const auto status = rec->container().state().status();
-    if (status == ev1::CONTAINER_STATUS_EXITED || status == ev1::CONTAINER_STATUS_DEAD) {
+    // An exited container may be attached to: the attachment waits for its next start, which
+    // is how `start -a` of a stopped container works (like dockerd; the "cannot attach to a
+    // stopped container" refusal of `berth attach` is the CLI's, as in Docker's).
+    if (status == ev1::CONTAINER_STATUS_DEAD) {
       out.Close(absl::FailedPreconditionError(
           "You cannot attach to a stopped container, start it first"));
       return false;

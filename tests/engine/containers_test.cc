@@ -65,6 +65,20 @@ TEST_F(ContainersTest, RunReportsOutputAndExitCodes) {
   EXPECT_EQ(r.output, "hi /tmp 65534\n");
   // --rm left nothing.
   EXPECT_EQ(Berth({"ps", "-a", "-q"}).output, "");
+
+  // `start -a` of an exited container runs it again attached: its output and exit code.
+  r = Berth({"run", "--name", "again", "busybox", "sh", "-c",
+             "echo run-$(cat /tmp/n 2>/dev/null); echo x >> /tmp/n; exit 4"});
+  EXPECT_EQ(ExitCode(r), 4) << r.output;
+  EXPECT_EQ(r.output, "run-\n");
+  r = Berth({"start", "-a", "again"});
+  EXPECT_EQ(ExitCode(r), 4) << r.output;
+  EXPECT_EQ(r.output, "run-x\n");
+  // `attach` itself still refuses a stopped container, like docker's CLI.
+  r = Berth({"attach", "again"});
+  EXPECT_EQ(ExitCode(r), 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("You cannot attach to a stopped container"));
+  EXPECT_EQ(ExitCode(Berth({"rm", "again"})), 0);
 }
 
 TEST_F(ContainersTest, DetachedLogsExecStopAndInspect) {
