@@ -9,9 +9,13 @@
 //   delete  clean up after a dead shim and print CleanupResult.
 //
 // Deviation from bootstrap.proto step 2/3, for now: `serve` binds the socket
-// itself (by path, mode 0600) instead of inheriting a listening fd 3, and
-// `start` waits (up to --start_timeout) until the socket answers Task.Connect
-// for its id before it writes bootstrap.json.
+// itself (by path, mode 0600) instead of inheriting a listening fd 3 (gRPC
+// cannot adopt a listening fd). `start` learns that it listens from a pipe
+// instead: `serve --ready_fd=N` writes one byte to fd N once its server is up
+// and closes it; `start` waits (up to --start_timeout) for that byte, or for
+// EOF without it (the daemon died: its log tail is the error), then writes
+// bootstrap.json. No polling and no gRPC in `start`: every task create waits
+// for it, and a gRPC channel there cost threads to start and to tear down.
 //
 // Upgrade in place (issue #4): SIGUSR2 makes the daemon re-exec a new binary (--upgrade_binary,
 // else its argv[0]) as `serve <same flags> --restore=<bundle>/upgrade.json` without stopping the
@@ -33,6 +37,7 @@
 // threads share one malloc arena, trimmed after start-up and after work.
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -48,6 +53,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -65,6 +71,7 @@
 #include "common/mount/mount.h"
 #include "shim/events/forwarder.h"
 #include "shim/io/event_loop.h"
+#include "shim/process/cgroup_prime.h"
 #include "shim/process/exit_record.h"
 #include "shim/process/reaper.h"
 #include "shim/process/runtime.h"
@@ -94,6 +101,8 @@ ABSL_FLAG(std::string, restore, "",
           "(internal) state file of the shim image this one replaces");
 ABSL_FLAG(absl::Duration, start_timeout, absl::Seconds(10),
           "how long `start` waits for the daemon to serve");
+ABSL_FLAG(int, ready_fd, -1,
+          "(internal) pipe `serve` writes one byte to once it listens");
 
 namespace {
 
@@ -158,19 +167,6 @@ std::string Tail(const std::string &path) {
 
 // ---- start ----
 
-// Whether the daemon `pid` serves Task on the socket: Connect answers for `id`
-// with that pid (so a different process on a reused path does not count).
-bool ConnectAnswers(task::v1::Task::Stub &stub, const std::string &id,
-                    pid_t pid) {
-  ::grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
-  task::v1::ConnectRequest req;
-  req.set_container_id(id);
-  task::v1::ConnectResponse resp;
-  return stub.Connect(&ctx, req, &resp).ok() &&
-         resp.shim_pid() == static_cast<uint32_t>(pid);
-}
-
 absl::Status RunStart(int argc, char **argv) {
   BERTH_ASSIGN_OR_RETURN(Common c, ValidateFlags(/*need_address=*/true));
   // 1. A retried start finds the shim that is already running.
@@ -193,18 +189,50 @@ absl::Status RunStart(int argc, char **argv) {
   if (null_fd < 0)
     return absl::ErrnoToStatus(errno, "open /dev/null");
 
-  // argv with `start` replaced by `serve`, prepared before fork (the child only
-  // execs).
+  // The daemon's readiness pipe: it holds the write end (not close-on-exec,
+  // its number on the command line) and we the read end.
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) {
+    const int err = errno;
+    ::close(log_fd);
+    ::close(null_fd);
+    return absl::ErrnoToStatus(err, "pipe");
+  }
+  absl::Cleanup close_ready = [&] {
+    for (int fd : ready) {
+      if (fd >= 0)
+        ::close(fd);
+    }
+  };
+  // Above stdio, so that the child's dup2s onto 0-2 leave it alone (start may
+  // have been run with stdio closed).
+  if (ready[1] <= 2) {
+    const int high = ::fcntl(ready[1], F_DUPFD_CLOEXEC, 3);
+    if (high < 0) {
+      const int err = errno;
+      ::close(log_fd);
+      ::close(null_fd);
+      return absl::ErrnoToStatus(err, "dup readiness pipe");
+    }
+    ::close(ready[1]);
+    ready[1] = high;
+  }
+
+  // argv with `start` replaced by `serve` and the pipe's fd added, prepared
+  // before fork (the child only execs).
   std::vector<std::string> args;
   bool replaced = false;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
+    if (absl::StartsWith(a, "--ready_fd="))
+      continue;
     if (!replaced && i > 0 && a == "start") {
       a = "serve";
       replaced = true;
     }
     args.push_back(a);
   }
+  args.push_back(absl::StrCat("--ready_fd=", ready[1]));
   std::vector<char *> cargs;
   for (auto &a : args)
     cargs.push_back(a.data());
@@ -219,6 +247,8 @@ absl::Status RunStart(int argc, char **argv) {
     if (::dup2(null_fd, 0) < 0 || ::dup2(null_fd, 1) < 0 ||
         ::dup2(log_fd, 2) < 0)
       _exit(127);
+    if (::fcntl(ready[1], F_SETFD, 0) != 0)
+      _exit(127);
     if (::chdir(c.bundle.c_str()) != 0)
       _exit(127);
     sigset_t none;
@@ -229,6 +259,8 @@ absl::Status RunStart(int argc, char **argv) {
   }
   ::close(log_fd);
   ::close(null_fd);
+  ::close(ready[1]);
+  ready[1] = -1;
 
   auto fail = [&](absl::Status s) {
     ::kill(pid, SIGKILL);
@@ -237,30 +269,42 @@ absl::Status RunStart(int argc, char **argv) {
     return s;
   };
 
-  // 2. Wait until the daemon serves (or dies).
-  BERTH_ASSIGN_OR_RETURN(auto channel,
-                         berth::shim::rpc::DialUnix("unix://" + c.socket_path));
-  auto stub = task::v1::Task::NewStub(channel);
+  // 2. Wait until the daemon listens (one byte), or dies (EOF: every copy of
+  // the write end is gone).
   const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_start_timeout);
   for (;;) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return absl::InternalError(absl::StrCat("shim daemon exited with status ",
-                                              status, ": ", Tail(log_path)));
-    }
-    struct stat st;
-    if (::stat(c.socket_path.c_str(), &st) == 0 && ConnectAnswers(*stub, c.id, pid)) {
-      break;
-    }
-    if (absl::Now() > deadline) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
       return fail(absl::DeadlineExceededError(
           absl::StrCat("shim daemon did not serve in time: ", Tail(log_path))));
     }
-    // Short: every task create waits here, and the daemon serves within ~10 ms.
-    absl::SleepFor(absl::Milliseconds(1));
+    struct pollfd p = {ready[0], POLLIN, 0};
+    const int n = ::poll(
+        &p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return fail(absl::ErrnoToStatus(errno, "poll readiness pipe"));
+    if (n == 0)
+      continue; // the deadline check above ends it
+    char byte;
+    const ssize_t got = ::read(ready[0], &byte, 1);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got == 1)
+      break;
+    if (got < 0)
+      return fail(absl::ErrnoToStatus(errno, "read readiness pipe"));
+    // EOF: the daemon exited without serving (it keeps the write end open
+    // until then, and nothing else holds it).
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return absl::InternalError(absl::StrCat("shim daemon exited with status ",
+                                            status, ": ", Tail(log_path)));
   }
 
-  // 3. Name it durably and tell the caller.
+  // 3. Name it (atomically; see WriteBootstrapFile) and tell the caller.
   task::BootstrapParams params;
   params.set_version(task::kBootstrapVersion);
   params.set_protocol("grpc");
@@ -311,7 +355,10 @@ absl::Status ExecUpgrade(int argc, char **argv, const std::string &state_file) {
     binary = "/proc/self/exe";
   std::vector<std::string> args;
   for (int i = 0; i < argc; ++i) {
-    if (!absl::StartsWith(argv[i], kRestoreFlag))
+    // The readiness pipe was `start`'s, answered and closed long ago: the fd
+    // number may name anything now.
+    if (!absl::StartsWith(argv[i], kRestoreFlag) &&
+        !absl::StartsWith(argv[i], "--ready_fd="))
       args.push_back(argv[i]);
   }
   args.push_back(kRestoreFlag + state_file);
@@ -324,7 +371,42 @@ absl::Status ExecUpgrade(int argc, char **argv, const std::string &state_file) {
   return absl::ErrnoToStatus(errno, "exec " + binary);
 }
 
+// Tells `start` that the daemon listens (see --ready_fd), once.
+class Readiness {
+public:
+  // Takes --ready_fd, close-on-exec from here on: no runtime or container
+  // process may hold it (start would wait for their exit to see EOF).
+  Readiness() {
+    const int fd = absl::GetFlag(FLAGS_ready_fd);
+    struct stat st;
+    // Only a pipe: a stray flag value must not make us write into some other
+    // file.
+    if (fd > 2 && ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC) == 0) {
+      fd_ = fd;
+    } else if (fd >= 0) {
+      LOG(WARNING) << "--ready_fd=" << fd << " is not a pipe; ignored";
+    }
+  }
+  // Without Signal the fd stays open until the process exits, so that `start`
+  // sees EOF only once our error is in the log and we can be waited for.
+
+  void Signal() {
+    if (fd_ < 0)
+      return;
+    const char byte = 1;
+    if (::write(fd_, &byte, 1) != 1)
+      PLOG(WARNING) << "readiness pipe";
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+private:
+  int fd_ = -1;
+};
+
 absl::Status RunServe(int argc, char **argv) {
+  Readiness readiness;
   BERTH_ASSIGN_OR_RETURN(Common c, ValidateFlags(/*need_address=*/false));
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     return absl::ErrnoToStatus(errno, "subreaper");
@@ -366,6 +448,9 @@ absl::Status RunServe(int argc, char **argv) {
   // Shutdown answers first; SIGTERM to ourselves then takes the same path as a
   // real SIGTERM.
   options.on_shutdown = [] { ::kill(::getpid(), SIGTERM); };
+  // The runtime's create puts the container into its cgroup; the kernel's slow part of that
+  // starts now, in parallel with the rootfs mount and the runtime's start-up.
+  options.on_create = [] { process::PrimeCgroupMigration(); };
   task::TaskService service(std::move(options));
   service_ptr.store(&service);
   if (const std::string restore = absl::GetFlag(FLAGS_restore); !restore.empty()) {
@@ -388,6 +473,12 @@ absl::Status RunServe(int argc, char **argv) {
       "serve");
   LOG(INFO) << "shim serving id=" << c.id << " ns=" << c.ns
             << " socket=" << c.socket_path << " pid=" << ::getpid();
+  readiness.Signal();
+  // A Task.Create follows within milliseconds of a fresh start: start the kernel's wait for
+  // the runtime's cgroup migration already (after serving, not to slow that down; Create primes
+  // again, see on_create).
+  if (absl::GetFlag(FLAGS_restore).empty())
+    process::PrimeCgroupMigration();
   // What start-up freed goes back to the kernel now; later, each time the
   // shim has been quiet for a second after reaping a child (a runtime command
   // or a container process: it has just done work).

@@ -1,6 +1,6 @@
 // berth-ctr run: the path `ctr run` takes through containerd, here through berth-containerd:
-// (optional) snapshot prepare, container record, task create, attach, start, wait, and with
-// --rm the reverse. Every step that fails undoes the ones before it.
+// container record, (optional) rootfs snapshot prepare (in that order: see step 1), task create,
+// attach, start, wait, and with --rm the reverse. Every step that fails undoes the ones before it.
 #include <poll.h>
 #include <unistd.h>
 
@@ -88,40 +88,18 @@ int RunCommand(Client& client, const std::vector<std::string>& argv) {
     free(real);
   }
 
-  // 1. The rootfs snapshot.
-  std::vector<types::Mount> mounts;
-  bool have_snapshot = false;
-  if (!snapshot.empty()) {
-    snapshots::v1::PrepareRequest req;
-    req.set_snapshotter(kSnapshotter);
-    req.set_key(id);
-    req.set_parent(snapshot);
-    snapshots::v1::PrepareResponse resp;
-    auto st = client.snapshots().Prepare(client.Context().get(), req, &resp);
-    if (!st.ok()) return Fail("prepare snapshot", st);
-    mounts.assign(resp.mounts().begin(), resp.mounts().end());
-    have_snapshot = true;
-  }
-  auto remove_snapshot_now = [&] {
-    if (!have_snapshot) return;
-    snapshots::v1::RemoveRequest req;
-    req.set_snapshotter(kSnapshotter);
-    req.set_key(id);
-    snapshots::v1::RemoveResponse resp;
-    auto st = client.snapshots().Remove(client.Context().get(), req, &resp);
-    if (!st.ok()) Fail("remove snapshot", st);
-    have_snapshot = false;
-  };
-  absl::Cleanup undo_snapshot = [&] { remove_snapshot_now(); };
-
-  // 2. The container record.
+  // 1. The container record, before its snapshot: berth-containerd's garbage collector keeps
+  // an active snapshot only while a container (or a lease) refers to it, and a record that
+  // names a snapshot not made yet is allowed. Made the other way round, a collection that runs
+  // between the two calls (one follows every delete, so back-to-back runs meet it) takes the
+  // new snapshot away. No lease needed, so no extra calls.
   {
     containers::v1::CreateRequest req;
     auto* c = req.mutable_container();
     c->set_id(id);
     c->set_spec(DefaultSpec(spec));
     c->mutable_runtime()->set_name(runtime);
-    if (have_snapshot) {
+    if (!snapshot.empty()) {
       c->set_snapshotter(kSnapshotter);
       c->set_snapshot_key(id);
     }
@@ -140,6 +118,33 @@ int RunCommand(Client& client, const std::vector<std::string>& argv) {
     have_container = false;
   };
   absl::Cleanup undo_container = [&] { delete_container_now(); };
+
+  // 2. The rootfs snapshot.
+  std::vector<types::Mount> mounts;
+  bool have_snapshot = false;
+  if (!snapshot.empty()) {
+    snapshots::v1::PrepareRequest req;
+    req.set_snapshotter(kSnapshotter);
+    req.set_key(id);
+    req.set_parent(snapshot);
+    snapshots::v1::PrepareResponse resp;
+    auto st = client.snapshots().Prepare(client.Context().get(), req, &resp);
+    if (!st.ok()) return Fail("prepare snapshot", st);
+    mounts.assign(resp.mounts().begin(), resp.mounts().end());
+    have_snapshot = true;
+  }
+  // Before the container record goes (see 1), and gone already is as good as removed.
+  auto remove_snapshot_now = [&] {
+    if (!have_snapshot) return;
+    snapshots::v1::RemoveRequest req;
+    req.set_snapshotter(kSnapshotter);
+    req.set_key(id);
+    snapshots::v1::RemoveResponse resp;
+    auto st = client.snapshots().Remove(client.Context().get(), req, &resp);
+    if (!st.ok() && st.error_code() != ::grpc::StatusCode::NOT_FOUND) Fail("remove snapshot", st);
+    have_snapshot = false;
+  };
+  absl::Cleanup undo_snapshot = [&] { remove_snapshot_now(); };
 
   // 3. The task.
   {
@@ -267,11 +272,11 @@ int RunCommand(Client& client, const std::vector<std::string>& argv) {
   }
   std::move(undo_task).Cancel();
   delete_task_now();
-  std::move(undo_container).Cancel();
   std::move(undo_snapshot).Cancel();
+  std::move(undo_container).Cancel();
   if (rm) {
-    delete_container_now();
     remove_snapshot_now();
+    delete_container_now();
   }
   return static_cast<int>(exit_status);
 }

@@ -49,8 +49,11 @@ absl::StatusOr<BootstrapParams> BootstrapParamsFromJson(const std::string& text)
 std::string BootstrapFilePath(const std::string& bundle) { return bundle + "/bootstrap.json"; }
 
 absl::Status WriteBootstrapFile(const std::string& bundle, const BootstrapParams& params) {
+  // Not durable (see bootstrap.h): the shim it names does not outlive a power cut either.
+  fs::AtomicWriteOptions options;
+  options.durable = false;
   return fs::WriteFileAtomically(BootstrapFilePath(bundle), BootstrapParamsToJson(params) + "\n",
-                                 0644);
+                                 0644, options);
 }
 
 absl::StatusOr<BootstrapParams> ReadBootstrapFile(const std::string& bundle) {

@@ -34,8 +34,12 @@ absl::StatusOr<BootstrapParams> BootstrapParamsFromJson(const std::string& text)
 // `<bundle>/bootstrap.json`.
 std::string BootstrapFilePath(const std::string& bundle);
 
-// Writes params atomically and durably to `<bundle>/bootstrap.json` (mode 0644). Errors as
-// fs::WriteFileAtomically.
+// Writes params atomically to `<bundle>/bootstrap.json` (mode 0644): a crash of any process
+// leaves the old file or the new one, never a torn one. Not durably (no fsync; bootstrap.proto
+// step 4 still says "fsync"): the file names a live shim process, which a power cut ends too,
+// and a file lost with it reads as "no bootstrap.json", for which berth-containerd runs
+// `berth-shim delete`, the right thing after a reboot. The fsyncs were ~1 ms of every task
+// create. Errors as fs::WriteFileAtomically.
 absl::Status WriteBootstrapFile(const std::string& bundle, const BootstrapParams& params);
 
 // Reads `<bundle>/bootstrap.json`. NotFound when absent; InvalidArgument when it does not parse.

@@ -91,6 +91,7 @@ absl::Status TaskService::DoCreate(const v1::CreateRequest& req, v1::CreateRespo
     absl::MutexLock lock(&mu_);
     if (init_.phase != Phase::kNone) return absl::AlreadyExistsError("task already created");
   }
+  if (options_.on_create) options_.on_create();
   io::ProcessIoOptions io_options;
   io_options.stdin_path = req.stdin();
   io_options.stdout_path = req.stdout();

@@ -52,6 +52,10 @@ struct TaskServiceOptions {
   events::Publisher* publisher = nullptr;
   // Called (on a gRPC thread) after Shutdown has answered; the daemon then drains and exits.
   std::function<void()> on_shutdown;
+  // Called (on the gRPC thread) when an init-process Create begins, before the rootfs is mounted
+  // and the runtime runs: work that the runtime's create goes faster for when started early
+  // (the daemon primes the cgroup migration, see shim/process/cgroup_prime.h). May be empty.
+  std::function<void()> on_create;
 };
 
 // What Attach needs of a process (see BeginAttach).

@@ -170,8 +170,7 @@ protected:
   // snapshot kBase.
   void MakeBaseSnapshot() {
     const std::string tree = dir_->Sub("layer");
-    // A few applets only: a small layer keeps Apply short (the snapshot has no lease, so a
-    // long apply races berth-containerd's garbage collector).
+    // A few applets only: a small layer keeps Apply short.
     ASSERT_THAT(berth::testing::MakeBusyboxRootfs(
                     tree, {"sh", "echo", "sleep", "cat", "true", "ls"}),
                 IsOk());
@@ -204,6 +203,9 @@ protected:
     auto snapshots = snapshotspb::Snapshots::NewStub(channel_);
     snapshotspb::PrepareRequest prep;
     prep.set_key("extract");
+    // A GC root while it is unpacked: without it (or a lease) berth-containerd's garbage
+    // collector may remove the active snapshot in the middle of Apply, as containerd's would.
+    (*prep.mutable_labels())["berth.io/gc.root"] = "tasks-test";
     snapshotspb::PrepareResponse prepared;
     auto s = snapshots->Prepare(Ctx().get(), prep, &prepared);
     ASSERT_TRUE(s.ok()) << s.error_message();
