@@ -58,7 +58,8 @@ class ContainersService final : public v1::Containers::CallbackService {
   void Publish(const std::string& ns, const char* topic, const google::protobuf::Message& event);
 
   metadata::Store* const metadata_;
-  const ContainersServiceOptions options_;  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
+  const ContainersServiceOptions options_;
+  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
   // waits for their threads while everything they use still exists.
   executor::BlockingExecutor blocking_;
 };

@@ -49,7 +49,8 @@ class ContentService final : public v1::Content::CallbackService {
 
  private:
   NamespacedStore* const store_;
-  events::Publisher* const publisher_;  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
+  events::Publisher* const publisher_;
+  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
   // waits for their threads while everything they use still exists.
   executor::BlockingExecutor blocking_;
 };

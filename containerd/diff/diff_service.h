@@ -60,7 +60,8 @@ class DiffService final : public v1::Diff::CallbackService {
                       v1::DiffResponse& resp);
 
   content::NamespacedStore* const content_;
-  const DiffServiceOptions options_;  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
+  const DiffServiceOptions options_;
+  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
   // waits for their threads while everything they use still exists.
   executor::BlockingExecutor blocking_;
 };

@@ -46,7 +46,8 @@ class ImagesService final : public v1::Images::CallbackService {
   void Publish(const std::string& ns, const char* topic, const google::protobuf::Message& event);
 
   metadata::Store* const metadata_;
-  const ImagesServiceOptions options_;  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
+  const ImagesServiceOptions options_;
+  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
   // waits for their threads while everything they use still exists.
   executor::BlockingExecutor blocking_;
 };

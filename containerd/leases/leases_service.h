@@ -53,7 +53,8 @@ class LeasesService final : public v1::Leases::CallbackService {
  private:
   metadata::Store* const metadata_;
   const LeasesServiceOptions options_;
-  id::RandomIdSource random_ids_;  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
+  id::RandomIdSource random_ids_;
+  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
   // waits for their threads while everything they use still exists.
   executor::BlockingExecutor blocking_;
 };

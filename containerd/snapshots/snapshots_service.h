@@ -85,7 +85,8 @@ class SnapshotsService final : public v1::Snapshots::CallbackService {
 
   metadata::Store* const metadata_;
   std::map<std::string, Snapshotter*, std::less<>> snapshotters_;
-  events::Publisher* const publisher_;  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
+  events::Publisher* const publisher_;
+  // Runs the handlers that block (server::ReplyOffThread). Last member: destroyed first, it
   // waits for their threads while everything they use still exists.
   executor::BlockingExecutor blocking_;
 };

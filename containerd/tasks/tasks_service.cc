@@ -328,10 +328,10 @@ absl::Status TasksService::DoCreate(const std::string &ns,
 ::grpc::ServerUnaryReactor *
 TasksService::Create(::grpc::CallbackServerContext *ctx,
                      const v1::CreateRequest *req, v1::CreateResponse *resp) {
-  return Reply(ctx, "tasks.Create", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "tasks.Create", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     return DoCreate(ns, *req, resp);
-  }());
+  });
 }
 
 // ---- Delete ----
@@ -468,10 +468,10 @@ absl::Status TasksService::DoDelete(const std::string &ns,
 ::grpc::ServerUnaryReactor *
 TasksService::Delete(::grpc::CallbackServerContext *ctx,
                      const v1::DeleteRequest *req, v1::DeleteResponse *resp) {
-  return Reply(ctx, "tasks.Delete", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "tasks.Delete", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     return DoDelete(ns, *req, resp);
-  }());
+  });
 }
 
 // ---- relayed unary calls ----
@@ -479,7 +479,7 @@ TasksService::Delete(::grpc::CallbackServerContext *ctx,
 ::grpc::ServerUnaryReactor *
 TasksService::Start(::grpc::CallbackServerContext *ctx,
                     const v1::StartRequest *req, v1::StartResponse *resp) {
-  return Reply(ctx, "tasks.Start", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "tasks.Start", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     return WithShim(
         *ctx, ns, req->container_id(),
@@ -496,14 +496,14 @@ TasksService::Start(::grpc::CallbackServerContext *ctx,
           return req->exec_id().empty() ? TaskStopped()
                                         : NoExecInDeadTask(req->exec_id());
         });
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor *
 TasksService::DeleteProcess(::grpc::CallbackServerContext *ctx,
                             const v1::DeleteProcessRequest *req,
                             v1::DeleteProcessResponse *resp) {
-  return Reply(ctx, "tasks.DeleteProcess", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "tasks.DeleteProcess", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     if (req->exec_id().empty()) {
       return absl::InvalidArgumentError(
@@ -527,7 +527,7 @@ TasksService::DeleteProcess(::grpc::CallbackServerContext *ctx,
         [&](const TaskExit &, const TaskRecord &) {
           return NoExecInDeadTask(req->exec_id());
         });
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor *
@@ -560,7 +560,7 @@ TasksService::Get(::grpc::CallbackServerContext *ctx, const v1::GetRequest *req,
 ::grpc::ServerUnaryReactor *
 TasksService::Kill(::grpc::CallbackServerContext *ctx,
                    const v1::KillRequest *req, v1::KillResponse *) {
-  return Reply(ctx, "tasks.Kill", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "tasks.Kill", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     if (req->signal() == 0 || req->signal() > 64) {
       return absl::InvalidArgumentError(
@@ -585,13 +585,13 @@ TasksService::Kill(::grpc::CallbackServerContext *ctx,
           return req->exec_id().empty() ? TaskStopped()
                                         : NoExecInDeadTask(req->exec_id());
         });
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor *
 TasksService::Exec(::grpc::CallbackServerContext *ctx,
                    const v1::ExecRequest *req, v1::ExecResponse *) {
-  return Reply(ctx, "tasks.Exec", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "tasks.Exec", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_RETURN_IF_ERROR(CheckExecId(req->exec_id()));
     BERTH_RETURN_IF_ERROR(CheckJsonObject(req->spec(), "exec process spec"));
@@ -616,7 +616,7 @@ TasksService::Exec(::grpc::CallbackServerContext *ctx,
           return absl::FailedPreconditionError(
               "the task's init process is not running");
         });
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor *
@@ -669,7 +669,7 @@ TasksService::CloseIO(::grpc::CallbackServerContext *ctx,
 ::grpc::ServerUnaryReactor *
 TasksService::Pause(::grpc::CallbackServerContext *ctx,
                     const v1::PauseRequest *req, v1::PauseResponse *) {
-  return Reply(ctx, "tasks.Pause", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "tasks.Pause", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     return WithShim(
         *ctx, ns, req->container_id(),
@@ -680,13 +680,13 @@ TasksService::Pause(::grpc::CallbackServerContext *ctx,
           return stub.Pause(c, s, &r);
         },
         [&](const TaskExit &, const TaskRecord &) { return TaskStopped(); });
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor *
 TasksService::Resume(::grpc::CallbackServerContext *ctx,
                      const v1::ResumeRequest *req, v1::ResumeResponse *) {
-  return Reply(ctx, "tasks.Resume", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "tasks.Resume", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     return WithShim(
         *ctx, ns, req->container_id(),
@@ -697,14 +697,14 @@ TasksService::Resume(::grpc::CallbackServerContext *ctx,
           return stub.Resume(c, s, &r);
         },
         [&](const TaskExit &, const TaskRecord &) { return TaskStopped(); });
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor *
 TasksService::ListPids(::grpc::CallbackServerContext *ctx,
                        const v1::ListPidsRequest *req,
                        v1::ListPidsResponse *resp) {
-  return Reply(ctx, "tasks.ListPids", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "tasks.ListPids", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     return WithShim(
         *ctx, ns, req->container_id(),
@@ -717,14 +717,14 @@ TasksService::ListPids(::grpc::CallbackServerContext *ctx,
           return st;
         },
         [&](const TaskExit &, const TaskRecord &) { return TaskStopped(); });
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor *
 TasksService::Checkpoint(::grpc::CallbackServerContext *ctx,
                          const v1::CheckpointRequest *req,
                          v1::CheckpointResponse *) {
-  return Reply(ctx, "tasks.Checkpoint", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "tasks.Checkpoint", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     if (req->has_options() && !req->options().Is<shimpb::CheckpointOptions>()) {
       return absl::InvalidArgumentError(
@@ -740,13 +740,13 @@ TasksService::Checkpoint(::grpc::CallbackServerContext *ctx,
     // not built.
     return absl::UnimplementedError(
         "checkpoints are not supported by berth-containerd yet");
-  }());
+  });
 }
 
 ::grpc::ServerUnaryReactor *
 TasksService::Update(::grpc::CallbackServerContext *ctx,
                      const v1::UpdateRequest *req, v1::UpdateResponse *) {
-  return Reply(ctx, "tasks.Update", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "tasks.Update", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     BERTH_RETURN_IF_ERROR(CheckJsonObject(req->resources(), "resources"));
     return WithShim(
@@ -761,7 +761,7 @@ TasksService::Update(::grpc::CallbackServerContext *ctx,
           return stub.Update(c, s, &r);
         },
         [&](const TaskExit &, const TaskRecord &) { return TaskStopped(); });
-  }());
+  });
 }
 
 // ---- List and Metrics ----
@@ -904,10 +904,10 @@ TasksService::List(::grpc::CallbackServerContext *ctx,
 TasksService::Metrics(::grpc::CallbackServerContext *ctx,
                       const v1::MetricsRequest *req,
                       v1::MetricsResponse *resp) {
-  return Reply(ctx, "tasks.Metrics", [&]() -> absl::Status {
+  return server::ReplyOffThread(ctx, "tasks.Metrics", blocking_, [=]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(const std::string ns, RequestNamespace(*ctx));
     return DoList(*ctx, ns, req->filters(), nullptr, resp);
-  }());
+  });
 }
 
 // ---- Wait ----
