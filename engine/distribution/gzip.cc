@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -17,9 +18,65 @@ struct Block {
   absl::Status status;
 };
 
+// Sampling for WorthDeflating: this many samples of this size, spread over the block.
+constexpr int kSamples = 4;
+constexpr size_t kSampleBytes = 4 << 10;
+
+// Whether deflating `in` at `level` is likely to shrink it by a few percent at least, judged
+// by deflating a few samples spread over it (1.5% of a 1 MiB block). Incompressible data
+// (random bytes, media, archives that are compressed already) costs as much CPU to deflate as
+// anything else (zlib manages ~30-60 MB/s on it) for nothing; such blocks are stored instead
+// (deflate's uncompressed block type), at memcpy speed. The decision depends on the block's
+// bytes alone, so the output stays deterministic.
+bool WorthDeflating(const std::string& in, int level) {
+  if (level == 0) return false;
+  if (in.size() < kSamples * kSampleBytes * 2) return true;  // small: just deflate it
+  z_stream zs{};
+  if (deflateInit2(&zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return true;
+  std::string out(deflateBound(&zs, kSampleBytes) + 16, '\0');
+  size_t in_total = 0;
+  size_t out_total = 0;
+  const size_t stride = (in.size() - kSampleBytes) / (kSamples - 1);
+  for (int i = 0; i < kSamples; ++i) {
+    deflateReset(&zs);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data() + i * stride));
+    zs.avail_in = static_cast<uInt>(kSampleBytes);
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+      deflateEnd(&zs);
+      return true;
+    }
+    in_total += kSampleBytes;
+    out_total += out.size() - zs.avail_out;
+  }
+  deflateEnd(&zs);
+  // Under a 3% gain, the CPU is worth more than the bytes.
+  return out_total * 100 < in_total * 97;
+}
+
+// `b->in` as deflate stored blocks (RFC 1951 section 3.2.4: BTYPE 00, then LEN and its one's
+// complement NLEN, then the bytes), written here rather than by zlib: a single copy, no
+// compressor state to set up. Starts and ends on a byte boundary, like DeflateBlock.
+void StoreBlock(Block* b) {
+  constexpr size_t kMaxStored = 65535;
+  b->out.clear();
+  b->out.reserve(b->in.size() + (b->in.size() / kMaxStored + 1) * 5);
+  for (size_t at = 0; at < b->in.size(); at += kMaxStored) {
+    const size_t n = std::min(kMaxStored, b->in.size() - at);
+    const char head[5] = {0,  // BFINAL 0, BTYPE 00; the rest of the byte is padding
+                          static_cast<char>(n & 0xff), static_cast<char>(n >> 8),
+                          static_cast<char>(~n & 0xff), static_cast<char>((~n >> 8) & 0xff)};
+    b->out.append(head, sizeof(head));
+    b->out.append(b->in, at, n);
+  }
+}
+
 // Raw deflate of one block ending with a sync flush (byte aligned, not final), so blocks
 // made independently concatenate into one valid deflate stream.
 void DeflateBlock(Block* b, int level) {
+  b->crc = crc32(0L, reinterpret_cast<const Bytef*>(b->in.data()), static_cast<uInt>(b->in.size()));
+  if (!WorthDeflating(b->in, level)) return StoreBlock(b);
   z_stream zs{};
   if (deflateInit2(&zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     b->status = absl::InternalError("deflateInit2 failed");
@@ -36,7 +93,6 @@ void DeflateBlock(Block* b, int level) {
   }
   b->out.resize(b->out.size() - zs.avail_out);
   deflateEnd(&zs);
-  b->crc = crc32(0L, reinterpret_cast<const Bytef*>(b->in.data()), static_cast<uInt>(b->in.size()));
 }
 
 void PutLE32(std::string* s, uint32_t v) {

@@ -3,7 +3,8 @@
 // flush, so the blocks simply concatenate; the CRCs are combined), like pigz without its
 // cross-block dictionary. The output depends only on the input and the settings (no file
 // name, mtime 0), so pushing the same layer twice gives the same digest and the registry can
-// skip it.
+// skip it. A block that deflate would barely shrink (judged from samples of it) is stored
+// instead: incompressible layers cost memcpy, not zlib, time.
 #pragma once
 
 #include <functional>

@@ -229,7 +229,8 @@ absl::StatusOr<HttpResponse> HttpClient::Do(const HttpRequest& req, HttpResponse
     curl_easy_setopt(curl, CURLOPT_READDATA, &t);
     const curl_off_t size = req.body_source ? static_cast<curl_off_t>(req.body_size)
                                             : static_cast<curl_off_t>(req.body.size());
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, size);
+    // -1 (unknown): curl sends HTTP/1.1 chunked.
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, size < 0 ? curl_off_t{-1} : size);
     // No "Expect: 100-continue" round trip before each upload.
     headers = curl_slist_append(headers, "Expect:");
   }

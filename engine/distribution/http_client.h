@@ -40,7 +40,8 @@ struct HttpRequest {
   // sends a body (possibly empty) with Content-Length.
   std::string body;
   // Streamed body of `body_size` bytes: fills `buf` with up to `max` bytes, returns how many
-  // (0 at the end). An error aborts the request with that status.
+  // (0 at the end). An error aborts the request with that status. A negative `body_size`
+  // means not known in advance: the body goes out chunked (Transfer-Encoding) until 0.
   std::function<absl::StatusOr<size_t>(char* buf, size_t max)> body_source;
   int64_t body_size = 0;
   // When set, the body of a 2xx response is handed to it chunk by chunk instead of being

@@ -1,11 +1,14 @@
 #include "engine/distribution/puller.h"
 
+#include <deque>
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/digest/hasher.h"
 #include "common/status/status_macros.h"
 #include "engine/distribution/blobs.h"
@@ -20,6 +23,95 @@ namespace oci = images::oci;
 using images::Descriptor;
 
 constexpr size_t kMaxDocument = 8 << 20;
+// Bytes of a download gathered per content-store Write: the gRPC backend sends at most 1 MiB
+// per message, each a round trip.
+constexpr size_t kWriteBatch = 1 << 20;
+// Batches a download may run ahead of the content store by.
+constexpr size_t kWriteQueue = 4;
+
+using WriterOr = absl::StatusOr<std::unique_ptr<images::BlobWriter>>;
+
+// Hands a download's bytes to a content-store writer on a thread of its own, so that receiving
+// from the registry and the round trips of the content store's Write overlap instead of taking
+// turns (each Write blocks until the store has the bytes). curl's small pieces are gathered into
+// kWriteBatch-sized Writes; at most kWriteQueue batches wait, so memory stays bounded.
+class WriteBehind {
+ public:
+  explicit WriteBehind(images::BlobWriter* writer)
+      : writer_(writer), thread_([this] { Run(); }) {}
+  // Without a Drain first, what is still queued is dropped (the download failed).
+  ~WriteBehind() {
+    {
+      absl::MutexLock l(&mu_);
+      quit_ = true;
+      queue_.clear();
+    }
+    thread_.join();
+  }
+
+  // Queues `data`; blocks while the queue is full. Returns the writer's first error, if any.
+  absl::Status Append(absl::string_view data) {
+    pending_.append(data.data(), data.size());
+    if (pending_.size() < kWriteBatch) return absl::OkStatus();
+    return Enqueue();
+  }
+
+  // Everything appended so far is with the writer (or the first error is returned).
+  absl::Status Drain() {
+    if (!pending_.empty()) BERTH_RETURN_IF_ERROR(Enqueue());
+    absl::MutexLock l(&mu_);
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return (queue_.empty() && !busy_) || !error_.ok();
+    };
+    mu_.Await(absl::Condition(&idle));
+    return error_;
+  }
+
+ private:
+  absl::Status Enqueue() {
+    absl::MutexLock l(&mu_);
+    auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return queue_.size() < kWriteQueue || !error_.ok();
+    };
+    mu_.Await(absl::Condition(&room));
+    if (!error_.ok()) return error_;
+    queue_.push_back(std::move(pending_));
+    pending_ = std::string();
+    pending_.reserve(kWriteBatch);
+    return absl::OkStatus();
+  }
+
+  void Run() {
+    while (true) {
+      std::string batch;
+      {
+        absl::MutexLock l(&mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return !queue_.empty() || quit_;
+        };
+        mu_.Await(absl::Condition(&ready));
+        if (quit_) return;
+        batch = std::move(queue_.front());
+        queue_.pop_front();
+        if (!error_.ok()) continue;  // after a failure nothing more is written
+        busy_ = true;
+      }
+      absl::Status s = writer_->Write(batch);
+      absl::MutexLock l(&mu_);
+      busy_ = false;
+      if (!s.ok() && error_.ok()) error_ = std::move(s);
+    }
+  }
+
+  images::BlobWriter* const writer_;
+  std::string pending_;  // the caller's side
+  absl::Mutex mu_;
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool quit_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;  // last: starts once the members above exist
+};
 
 // One tag (or digest) of one repository.
 class PullJob {
@@ -53,7 +145,9 @@ class PullJob {
   absl::StatusOr<std::string> FetchConfig(const Descriptor& config);
   absl::Status Transfer(const oci::Manifest& m, const std::vector<std::string>& diff_ids,
                         std::vector<bool> download, std::vector<bool> extract);
-  absl::Status Download(const Descriptor& layer);
+  WriterOr OpenLayerWriter(const Descriptor& layer);
+  // Downloads `layer` into `writer` (opened by OpenLayerWriter; AlreadyExists: present).
+  absl::Status Download(const Descriptor& layer, WriterOr writer);
   absl::Status Extract(size_t i, const oci::Manifest& m, const std::vector<std::string>& chain,
                        const std::vector<std::string>& diff_ids);
   void Fail(absl::Status s) {
@@ -125,21 +219,23 @@ absl::StatusOr<std::string> PullJob::FetchConfig(const Descriptor& config) {
   return std::move(resp.body);
 }
 
-absl::Status PullJob::Download(const Descriptor& layer) {
+WriterOr PullJob::OpenLayerWriter(const Descriptor& layer) {
+  return content_->OpenWriter(absl::StrCat("pull-", store_->Unique()), layer.digest(), lease_);
+}
+
+absl::Status PullJob::Download(const Descriptor& layer, WriterOr writer) {
   const std::string id = ShortId(layer.digest());
-  BERTH_ASSIGN_OR_RETURN(digest::Digest want, digest::Digest::Parse(layer.digest()));
-  auto open = [&]() {
-    return content_->OpenWriter(absl::StrCat("pull-", store_->Unique()), layer.digest(), lease_);
-  };
-  absl::StatusOr<std::unique_ptr<images::BlobWriter>> writer = open();
   if (absl::IsAlreadyExists(writer.status())) {
     progress_.Post(id, v1::TRANSFER_PHASE_DOWNLOAD_COMPLETE, "Download complete");
     return absl::OkStatus();
   }
   if (!writer.ok()) return writer.status();
   const int64_t size = layer.size();
-  int64_t written = 0;
-  digest::Hasher hasher = digest::Hasher::ForDigest(want);
+  int64_t written = 0;  // received, whether already with the writer or still queued
+  // The digest is verified by the content store, which hashes what it writes anyway and
+  // refuses to commit other content under `layer.digest()` (hashing here too cost a tenth of
+  // a pull's CPU).
+  auto feeder = std::make_unique<WriteBehind>(writer->get());
   for (int attempt = 0;; ++attempt) {
     HttpRequest req;
     req.url = absl::StrCat("/v2/", ref_.path, "/blobs/", layer.digest());
@@ -156,13 +252,14 @@ absl::Status PullJob::Download(const Descriptor& layer) {
             absl::StrCat("layer ", layer.digest(), ": the registry sent more than the ", size,
                          " bytes the manifest gives"));
       }
-      BERTH_RETURN_IF_ERROR((*writer)->Write(data));
-      hasher.Update(data);
       written += static_cast<int64_t>(data.size());
+      BERTH_RETURN_IF_ERROR(feeder->Append(data));
       progress_.Post(id, v1::TRANSFER_PHASE_DOWNLOADING, "Downloading", written, size);
       return absl::OkStatus();
     };
     absl::StatusOr<HttpResponse> resp = client_->Do(req, {PullScope(ref_.path)});
+    // What arrived is kept even when the transfer broke: a retry resumes after it.
+    BERTH_RETURN_IF_ERROR(feeder->Drain(), absl::StrCat("store layer ", id));
     absl::Status failure;
     if (resp.ok() && resp->status != 200 && resp->status != 206) {
       return ErrorFromResponse(*resp, absl::StrCat("download layer ", id));
@@ -176,10 +273,11 @@ absl::Status PullJob::Download(const Descriptor& layer) {
     if (failure.ok()) break;
     if (absl::IsAborted(failure)) {
       // The server sent the whole blob again instead of the range: start over.
-      writer = open();
+      feeder.reset();
+      writer = OpenLayerWriter(layer);
       if (!writer.ok()) return writer.status();
+      feeder = std::make_unique<WriteBehind>(writer->get());
       written = 0;
-      BERTH_RETURN_IF_ERROR(hasher.Reset());
     } else if (!IsRetryable(failure) || stop_.load()) {
       return Annotate(failure, absl::StrCat("download layer ", id));
     }
@@ -195,15 +293,15 @@ absl::Status PullJob::Download(const Descriptor& layer) {
     if (stop_.load()) return absl::CancelledError("pull stopped");
   }
   progress_.Post(id, v1::TRANSFER_PHASE_VERIFYING_CHECKSUM, "Verifying Checksum");
-  BERTH_ASSIGN_OR_RETURN(digest::Digest got, hasher.Finish());
-  if (got != want) {
-    return absl::FailedPreconditionError(absl::StrCat("layer ", layer.digest(),
-                                                      ": digest mismatch: the registry sent "
-                                                      "content with digest ",
-                                                      got.ToString()));
+  feeder.reset();
+  absl::StatusOr<images::BlobInfo> stored = (*writer)->Commit(layer.digest(), size, {});
+  if (absl::IsFailedPrecondition(stored.status())) {
+    // The store's own words name its digest or size check; say what it means for a pull.
+    return absl::FailedPreconditionError(
+        absl::StrCat("layer ", layer.digest(), ": digest mismatch: the registry sent other "
+                     "content (", stored.status().message(), ")"));
   }
-  BERTH_RETURN_IF_ERROR((*writer)->Commit(layer.digest(), size, {}).status(),
-                        absl::StrCat("store layer ", id));
+  BERTH_RETURN_IF_ERROR(stored.status(), absl::StrCat("store layer ", id));
   progress_.Post(id, v1::TRANSFER_PHASE_DOWNLOAD_COMPLETE, "Download complete");
   return absl::OkStatus();
 }
@@ -263,6 +361,23 @@ absl::Status PullJob::Transfer(const oci::Manifest& m, const std::vector<std::st
   for (size_t q = workers; q < queue.size(); ++q) {
     progress_.Post(ShortId(m.layers[queue[q]].digest()), v1::TRANSFER_PHASE_WAITING, "Waiting");
   }
+  // Every ingest is opened now, all at once and in the background: opening one costs the
+  // content store several synced file writes, which would otherwise delay each download's
+  // start, layer after layer, as slots free up.
+  std::vector<WriterOr> writers;
+  std::vector<absl::Notification> opened(n);
+  writers.reserve(n);
+  for (size_t i = 0; i < n; ++i) writers.emplace_back(absl::UnknownError("not opened"));
+  std::vector<std::thread> openers;
+  absl::Cleanup join_openers = [&] {
+    for (auto& t : openers) t.join();
+  };
+  for (size_t i : queue) {
+    openers.emplace_back([&, i] {
+      writers[i] = OpenLayerWriter(m.layers[i]);
+      opened[i].Notify();
+    });
+  }
   size_t next = 0;
   std::vector<std::thread> threads;
   for (size_t w = 0; w < workers; ++w) {
@@ -274,7 +389,8 @@ absl::Status PullJob::Transfer(const oci::Manifest& m, const std::vector<std::st
           if (next >= queue.size()) return;
           i = queue[next++];
         }
-        absl::Status s = Download(m.layers[i]);
+        opened[i].WaitForNotification();
+        absl::Status s = Download(m.layers[i], std::move(writers[i]));
         if (!s.ok()) {
           Fail(s);
           return;
@@ -403,9 +519,11 @@ absl::Status PullJob::Run() {
     // Labels for garbage collection (and the checks) exactly as import and load set them.
     BERTH_RETURN_IF_ERROR(store_->Unpack(manifest_desc, lease_));
     for (const auto& d : {top.descriptor.digest(), manifest_desc.digest(), m.config.digest()}) {
-      BERTH_RETURN_IF_ERROR(AddSource(content_, d, host, ref_.path));
+      BERTH_RETURN_IF_ERROR(AddSource(content_, d, SourceLabel(host), ref_.path));
     }
-    for (const auto& l : m.layers) BERTH_RETURN_IF_ERROR(AddSource(content_, l.digest(), host, ref_.path));
+    for (const auto& l : m.layers) {
+      BERTH_RETURN_IF_ERROR(AddSource(content_, l.digest(), SourceLabel(host), ref_.path));
+    }
     BERTH_RETURN_IF_ERROR(store_->SetName(record_name, top.descriptor), "name image");
   }
   ok = true;

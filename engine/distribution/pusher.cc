@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <thread>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/digest/digest.h"
+#include "common/digest/hasher.h"
 #include "common/status/status_macros.h"
 #include "engine/distribution/blobs.h"
 #include "engine/distribution/progress.h"
@@ -23,6 +25,8 @@ namespace oci = images::oci;
 using images::Descriptor;
 
 constexpr int64_t kMaxDocument = 8 << 20;
+// Compressed blocks (GzipOptions::block_size each) waiting for the upload, at most.
+constexpr size_t kQueuedBlocks = 4;
 
 bool Uncompressed(const std::string& media_type) {
   return media_type == oci::kMediaTypeLayer || media_type == oci::kDockerLayer;
@@ -60,6 +64,69 @@ class BlobSource {
   int64_t sent_ = 0;
 };
 
+// Compressed blocks handed from the compressing thread to curl's read callback: bounded, so
+// compression runs at most a few blocks ahead of the upload.
+class ChunkQueue {
+ public:
+  explicit ChunkQueue(size_t capacity) : capacity_(capacity) {}
+
+  // Producer. Blocks while the queue is full; Cancelled once the consumer has given up.
+  absl::Status Push(absl::string_view data) {
+    absl::MutexLock l(&mu_);
+    auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return chunks_.size() < capacity_ || abandoned_;
+    };
+    mu_.Await(absl::Condition(&room));
+    if (abandoned_) return absl::CancelledError("upload stopped");
+    chunks_.emplace_back(data);
+    return absl::OkStatus();
+  }
+  // Producer: no more data; `end` is OK or why the data stops short.
+  void Close(absl::Status end) {
+    absl::MutexLock l(&mu_);
+    closed_ = true;
+    end_ = std::move(end);
+  }
+
+  // Consumer: copies up to `max` bytes into `buf`; 0 at a clean end, the producer's error
+  // after a failed one.
+  absl::StatusOr<size_t> Read(char* buf, size_t max) {
+    absl::MutexLock l(&mu_);
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !chunks_.empty() || closed_;
+    };
+    mu_.Await(absl::Condition(&ready));
+    if (chunks_.empty()) {
+      if (!end_.ok()) return end_;
+      return 0;
+    }
+    std::string& front = chunks_.front();
+    const size_t n = std::min(max, front.size() - at_);
+    std::memcpy(buf, front.data() + at_, n);
+    at_ += n;
+    if (at_ == front.size()) {
+      chunks_.pop_front();
+      at_ = 0;
+    }
+    return n;
+  }
+  // Consumer: stops the producer (its Push fails from now on).
+  void Abandon() {
+    absl::MutexLock l(&mu_);
+    abandoned_ = true;
+    chunks_.clear();
+  }
+
+ private:
+  const size_t capacity_;
+  absl::Mutex mu_;
+  std::deque<std::string> chunks_ ABSL_GUARDED_BY(mu_);
+  size_t at_ ABSL_GUARDED_BY(mu_) = 0;  // bytes of the front chunk already read
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool abandoned_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status end_ ABSL_GUARDED_BY(mu_);
+};
+
 class PushJob {
  public:
   PushJob(images::ImageStore* store, RegistryClient* client, const Options& options,
@@ -89,7 +156,16 @@ class PushJob {
   // Pushes one image manifest's config and layers, then the manifest under `ref` (a tag, or
   // its digest for the children of an index). Returns what the registry holds.
   absl::StatusOr<Descriptor> PushManifest(const Descriptor& manifest, const std::string& ref);
-  absl::StatusOr<Descriptor> Compressed(const Descriptor& layer);
+  // Pushes uncompressed layer `layer` as gzip; returns the descriptor pushed.
+  absl::StatusOr<Descriptor> PushUncompressed(const Descriptor& layer, const std::string& id);
+  // Compresses `layer` and streams the gzip into a new upload (POST, PATCH, PUT), in one pass:
+  // the compressed bytes are never stored. Returns the gzip's digest and size.
+  absl::StatusOr<std::pair<std::string, int64_t>> CompressAndUpload(const Descriptor& layer,
+                                                                    const std::string& id);
+  // HEAD, then a cross-repository mount from one of `sources`. True when the registry has
+  // `blob` in the target repository afterwards; progress says which way.
+  absl::StatusOr<bool> SkipOrMount(const Descriptor& blob, const std::vector<std::string>& sources,
+                                   const std::string& id, bool show);
   absl::Status PushBlob(const Descriptor& blob, const std::string& id, bool show);
   void Fail(absl::Status s) {
     absl::MutexLock l(&mu_);
@@ -113,74 +189,43 @@ class PushJob {
   absl::Status first_error_ ABSL_GUARDED_BY(mu_);
 };
 
-absl::StatusOr<Descriptor> PushJob::Compressed(const Descriptor& layer) {
-  BERTH_ASSIGN_OR_RETURN(images::BlobInfo info, content_->Info(layer.digest()),
-                         absl::StrCat("layer ", layer.digest()));
-  Descriptor out;
-  out.set_media_type(layer.media_type() == oci::kDockerLayer ? oci::kDockerLayerGzip
-                                                             : oci::kMediaTypeLayerGzip);
-  auto it = info.labels.find(kGzipLabel);
-  if (it != info.labels.end()) {
-    absl::StatusOr<images::BlobInfo> gz = content_->Info(it->second);
-    if (gz.ok()) {
-      out.set_digest(gz->digest);
-      out.set_size(gz->size);
-      return out;
-    }
+absl::StatusOr<bool> PushJob::SkipOrMount(const Descriptor& blob,
+                                          const std::vector<std::string>& sources,
+                                          const std::string& id, bool show) {
+  absl::StatusOr<int64_t> have = client_->StatBlob(ref_.path, blob.digest(), Scopes(), &stop_);
+  if (have.ok()) {
+    if (show) progress_.Post(id, v1::TRANSFER_PHASE_LAYER_ALREADY_EXISTS, "Layer already exists");
+    return true;
   }
-  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<images::BlobReader> reader,
-                         content_->OpenReader(layer.digest()));
-  BERTH_ASSIGN_OR_RETURN(
-      std::unique_ptr<images::BlobWriter> writer,
-      content_->OpenWriter(absl::StrCat("push-gzip-", store_->Unique()), "", lease_));
-  BERTH_RETURN_IF_ERROR(GzipCompress(
-      [&](std::string* chunk) -> absl::StatusOr<bool> {
-        if (stop_.load() || cancelled_.load()) return absl::CancelledError("push cancelled");
-        return reader->Next(chunk);
-      },
-      [&](absl::string_view data) { return writer->Write(data); }, gzip_),
-      absl::StrCat("compress layer ", layer.digest()));
-  BERTH_ASSIGN_OR_RETURN(
-      images::BlobInfo gz,
-      writer->Commit("", 0,
-                     {{kUncompressedLabel, layer.digest()},
-                      {images::kUncompressedSizeLabel, absl::StrCat(layer.size())}}),
-      "store compressed layer");
-  BERTH_RETURN_IF_ERROR(content_->SetLabels(layer.digest(), {{kGzipLabel, gz.digest}}));
-  out.set_digest(gz.digest);
-  out.set_size(gz.size);
-  return out;
+  if (!absl::IsNotFound(have.status())) return have.status();
+  // A cross-repository mount from where the blob came from (same registry).
+  for (const auto& from : sources) {
+    if (from == ref_.path) continue;
+    BERTH_ASSIGN_OR_RETURN(
+        std::string location,
+        client_->StartUpload(ref_.path, blob.digest(), from,
+                             {PushScope(ref_.path), PullScope(from)}, &stop_));
+    if (location.empty()) {
+      if (show) {
+        progress_.Post(id, v1::TRANSFER_PHASE_MOUNTED_FROM, absl::StrCat("Mounted from ", from));
+      }
+      return true;
+    }
+    // The registry opened a plain upload instead; it expires unused.
+    break;
+  }
+  return false;
 }
 
 absl::Status PushJob::PushBlob(const Descriptor& blob, const std::string& id, bool show) {
   const std::string host = client_->host().host;
-  absl::StatusOr<int64_t> have = client_->StatBlob(ref_.path, blob.digest(), Scopes(), &stop_);
-  if (have.ok()) {
-    if (show) progress_.Post(id, v1::TRANSFER_PHASE_LAYER_ALREADY_EXISTS, "Layer already exists");
-    return absl::OkStatus();
-  }
-  if (!absl::IsNotFound(have.status())) return have.status();
-  std::string location;
-  // A cross-repository mount from where the blob came from (same registry).
   absl::StatusOr<images::BlobInfo> info = content_->Info(blob.digest());
-  if (info.ok()) {
-    for (const auto& from : Sources(*info, host)) {
-      if (from == ref_.path) continue;
-      BERTH_ASSIGN_OR_RETURN(
-          location, client_->StartUpload(ref_.path, blob.digest(), from,
-                                         {PushScope(ref_.path), PullScope(from)}, &stop_));
-      if (location.empty()) {
-        if (show) {
-          progress_.Post(id, v1::TRANSFER_PHASE_MOUNTED_FROM, absl::StrCat("Mounted from ", from));
-        }
-        return AddSource(content_, blob.digest(), host, ref_.path);
-      }
-      break;  // the registry opened a plain upload instead
-    }
-  }
-  if (location.empty()) {
-    BERTH_ASSIGN_OR_RETURN(location, client_->StartUpload(ref_.path, "", "", Scopes(), &stop_));
-  }
+  std::vector<std::string> sources;
+  if (info.ok()) sources = Sources(*info, SourceLabel(host));
+  BERTH_ASSIGN_OR_RETURN(bool there, SkipOrMount(blob, sources, id, show));
+  if (there) return AddSource(content_, blob.digest(), SourceLabel(host), ref_.path);
+  BERTH_ASSIGN_OR_RETURN(std::string location,
+                         client_->StartUpload(ref_.path, "", "", Scopes(), &stop_));
   BERTH_ASSIGN_OR_RETURN(std::unique_ptr<images::BlobReader> reader,
                          content_->OpenReader(blob.digest()));
   const int64_t size = blob.size();
@@ -191,7 +236,92 @@ absl::Status PushJob::PushBlob(const Descriptor& blob, const std::string& id, bo
       location, blob.digest(), size,
       [source](char* buf, size_t max) { return source->Read(buf, max); }, Scopes(), &stop_));
   if (show) progress_.Post(id, v1::TRANSFER_PHASE_PUSHED, "Pushed", size, size);
-  return AddSource(content_, blob.digest(), host, ref_.path);
+  return AddSource(content_, blob.digest(), SourceLabel(host), ref_.path);
+}
+
+absl::StatusOr<std::pair<std::string, int64_t>> PushJob::CompressAndUpload(
+    const Descriptor& layer, const std::string& id) {
+  BERTH_ASSIGN_OR_RETURN(std::string location,
+                         client_->StartUpload(ref_.path, "", "", Scopes(), &stop_));
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<images::BlobReader> reader,
+                         content_->OpenReader(layer.digest()));
+  ChunkQueue queue(kQueuedBlocks);
+  digest::Sha256Hasher hasher;
+  int64_t consumed = 0;
+  // Compression runs on its own thread (and GzipCompress on more) while this one uploads.
+  std::thread compressor([&] {
+    absl::Status s = GzipCompress(
+        [&](std::string* chunk) -> absl::StatusOr<bool> {
+          if (stop_.load() || cancelled_.load()) return absl::CancelledError("push cancelled");
+          absl::StatusOr<bool> more = reader->Next(chunk);
+          if (more.ok() && *more) {
+            consumed += static_cast<int64_t>(chunk->size());
+            // The upload's size is not known before the end: progress counts layer bytes.
+            progress_.Post(id, v1::TRANSFER_PHASE_PUSHING, "Pushing", consumed, layer.size());
+          }
+          return more;
+        },
+        [&](absl::string_view data) {
+          hasher.Update(data);
+          return queue.Push(data);
+        },
+        gzip_);
+    queue.Close(Annotate(s, absl::StrCat("compress layer ", layer.digest())));
+  });
+  absl::StatusOr<std::string> next = client_->PatchUpload(
+      location, [&queue](char* buf, size_t max) { return queue.Read(buf, max); }, Scopes(),
+      &stop_);
+  queue.Abandon();
+  compressor.join();
+  if (!next.ok()) return next.status();
+  const int64_t size = static_cast<int64_t>(hasher.size());
+  BERTH_ASSIGN_OR_RETURN(digest::Digest d, hasher.Finish());
+  BERTH_RETURN_IF_ERROR(client_->FinishUpload(*next, d.ToString(), 0, nullptr, Scopes(), &stop_));
+  progress_.Post(id, v1::TRANSFER_PHASE_PUSHED, "Pushed", layer.size(), layer.size());
+  return std::make_pair(d.ToString(), size);
+}
+
+absl::StatusOr<Descriptor> PushJob::PushUncompressed(const Descriptor& layer,
+                                                     const std::string& id) {
+  const std::string host = client_->host().host;
+  BERTH_ASSIGN_OR_RETURN(images::BlobInfo info, content_->Info(layer.digest()),
+                         absl::StrCat("layer ", layer.digest()));
+  Descriptor out;
+  out.set_media_type(layer.media_type() == oci::kDockerLayer ? oci::kDockerLayerGzip
+                                                             : oci::kMediaTypeLayerGzip);
+  // A gzip blob an earlier berth kept in the content store: push it as it is.
+  if (auto it = info.labels.find(kGzipLabel); it != info.labels.end()) {
+    absl::StatusOr<images::BlobInfo> gz = content_->Info(it->second);
+    if (gz.ok()) {
+      out.set_digest(gz->digest);
+      out.set_size(gz->size);
+      BERTH_RETURN_IF_ERROR(PushBlob(out, id, true));
+      return out;
+    }
+  }
+  // A gzip made by an earlier push: the registry may have it, or have it elsewhere.
+  auto d = info.labels.find(kGzipDigestLabel);
+  auto z = info.labels.find(kGzipSizeLabel);
+  int64_t known_size = 0;
+  if (d != info.labels.end() && z != info.labels.end() &&
+      absl::SimpleAtoi(z->second, &known_size) && digest::Digest::Parse(d->second).ok()) {
+    out.set_digest(d->second);
+    out.set_size(known_size);
+    BERTH_ASSIGN_OR_RETURN(bool there,
+                           SkipOrMount(out, Sources(info, GzipSourceLabel(host)), id, true));
+    if (there) {
+      BERTH_RETURN_IF_ERROR(AddSource(content_, layer.digest(), GzipSourceLabel(host), ref_.path));
+      return out;
+    }
+  }
+  BERTH_ASSIGN_OR_RETURN(auto made, CompressAndUpload(layer, id));
+  out.set_digest(made.first);
+  out.set_size(made.second);
+  BERTH_RETURN_IF_ERROR(content_->SetLabels(
+      layer.digest(),
+      {{kGzipDigestLabel, made.first}, {kGzipSizeLabel, absl::StrCat(made.second)}}));
+  BERTH_RETURN_IF_ERROR(AddSource(content_, layer.digest(), GzipSourceLabel(host), ref_.path));
+  return out;
 }
 
 absl::StatusOr<Descriptor> PushJob::PushManifest(const Descriptor& manifest,
@@ -221,10 +351,14 @@ absl::StatusOr<Descriptor> PushJob::PushManifest(const Descriptor& manifest,
           i = next++;
         }
         const Descriptor& layer = m.layers[i];
-        absl::StatusOr<Descriptor> blob =
-            Uncompressed(layer.media_type()) ? Compressed(layer) : absl::StatusOr<Descriptor>(layer);
+        const std::string id = ShortId(layer.digest());
+        absl::StatusOr<Descriptor> blob = layer;
+        if (Uncompressed(layer.media_type())) {
+          blob = PushUncompressed(layer, id);
+        } else if (absl::Status pushed = PushBlob(layer, id, true); !pushed.ok()) {
+          blob = pushed;
+        }
         absl::Status s = blob.status();
-        if (s.ok()) s = PushBlob(*blob, ShortId(layer.digest()), true);
         if (!s.ok()) {
           Fail(Annotate(s, absl::StrCat("push layer ", ShortId(layer.digest()))));
           break;

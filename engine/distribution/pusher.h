@@ -1,11 +1,14 @@
-// Pusher: `berth push` of a local image. For each layer (in parallel): a layer stored
-// uncompressed (an imported tarball) is gzip-compressed first (gzip.h; the result is kept in
-// the content store, linked from the layer by a label, so a re-push reuses it and its
-// digest); then HEAD on the target repository ("Layer already exists"), else a cross-repository
-// mount from a repository of the same registry the blob came from ("Mounted from ..."), else
-// an upload streamed from the content store. Then the config, then the manifest under the
-// tag. The manifest the registry now holds is kept locally, referenced from the local
-// manifest, so the content it names stays.
+// Pusher: `berth push` of a local image. For each layer (in parallel, max_concurrent_uploads):
+// HEAD on the target repository ("Layer already exists"), else a cross-repository mount from a
+// repository of the same registry the blob is known to be in ("Mounted from ..."), else an
+// upload. A layer stored compressed is uploaded from the content store (PUT ?digest=). A layer
+// stored uncompressed (an imported or loaded tarball) is gzip-compressed (gzip.h) and streamed
+// to the registry in the same pass (POST, PATCH, PUT ?digest=), like Docker, without keeping
+// the compressed bytes; its gzip digest and size are recorded as labels on the layer, so the
+// next push asks the registry for that digest (or mounts it) before compressing again, and a
+// compression that must happen again yields the same bytes. Then the config, then the
+// manifest under the tag. The manifest the registry now holds is kept locally, referenced
+// from the local manifest.
 #pragma once
 
 #include <atomic>

@@ -365,6 +365,24 @@ absl::Status RegistryClient::FinishUpload(
   return ErrorFromResponse(resp, absl::StrCat("upload ", digest));
 }
 
+absl::StatusOr<std::string> RegistryClient::PatchUpload(
+    const std::string& location, std::function<absl::StatusOr<size_t>(char*, size_t)> source,
+    const std::vector<std::string>& scopes, const std::atomic<bool>* cancelled) {
+  HttpRequest req;
+  req.method = "PATCH";
+  req.url = location;
+  req.headers = {"Content-Type: application/octet-stream"};
+  req.body_source = std::move(source);
+  req.body_size = -1;
+  req.cancelled = cancelled;
+  BERTH_ASSIGN_OR_RETURN(HttpResponse resp, Do(req, scopes));
+  if (resp.status != 202 && resp.status != 204) {
+    return ErrorFromResponse(resp, "upload blob data");
+  }
+  const std::string next = resp.Header("Location");
+  return next.empty() ? location : Url(next);
+}
+
 absl::StatusOr<std::string> RegistryClient::PutManifest(const std::string& repo,
                                                         const std::string& ref,
                                                         const std::string& media_type,

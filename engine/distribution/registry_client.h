@@ -90,12 +90,20 @@ class RegistryClient {
                                           const std::atomic<bool>* cancelled);
 
   // Finishes the upload at `location` with the whole blob in one PUT ?digest= (monolithic,
-  // distribution-spec "POST then PUT"), its bytes read from `source`.
+  // distribution-spec "POST then PUT"), its bytes read from `source`; with no `source` (and
+  // `size` 0), closes an upload whose bytes went in with PatchUpload.
   absl::Status FinishUpload(const std::string& location, const std::string& digest,
                             int64_t size,
                             std::function<absl::StatusOr<size_t>(char*, size_t)> source,
                             const std::vector<std::string>& scopes,
                             const std::atomic<bool>* cancelled);
+
+  // Streams bytes of unknown length from `source` into the upload at `location` (one PATCH,
+  // chunked: distribution-spec "streamed" upload, what Docker sends). Returns the location to
+  // go on with (the registry may move it), for FinishUpload with an empty body.
+  absl::StatusOr<std::string> PatchUpload(
+      const std::string& location, std::function<absl::StatusOr<size_t>(char*, size_t)> source,
+      const std::vector<std::string>& scopes, const std::atomic<bool>* cancelled);
 
   // PUT a manifest under `ref` (tag or digest); the digest the registry reports (checked
   // against the body's).

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/digest/digest.h"
 #include "common/fs/atomic_file.h"
+#include "common/fs/fs.h"
 #include "common/testing/child_process.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
@@ -327,6 +328,20 @@ TEST_F(DistributionTest, PushPullRoundTripWithDockerRegistry) {
   ASSERT_THAT(Push(*dist, host + "/other/app:v2", &third), IsOk());
   EXPECT_EQ(third.Count(v1::TRANSFER_PHASE_MOUNTED_FROM), 3);
   EXPECT_TRUE(third.Has("Mounted from test/app"));
+
+  // Another registry, empty: the gzip blobs were not kept, so the layers are compressed again
+  // on the way up, into the very same bytes (same layer and manifest digests).
+  const std::string other_dir = dir_->path() + "/second";
+  ASSERT_THAT(fs::MakeDirs(other_dir, 0700), IsOk());
+  absl::StatusOr<std::unique_ptr<DockerRegistry>> reg2 = DockerRegistry::Start(other_dir);
+  ASSERT_THAT(reg2.status(), IsOk());
+  const std::string host2 = (*reg2)->address();
+  ASSERT_THAT(src.store->Tag(host + "/test/app:v1", host2 + "/test/app:v1"), IsOk());
+  Lines fourth;
+  ASSERT_THAT(Push(*dist, host2 + "/test/app:v1", &fourth), IsOk());
+  EXPECT_EQ(fourth.Count(v1::TRANSFER_PHASE_PUSHED), 3);
+  ASSERT_EQ(fourth.pushed.size(), 1u);
+  EXPECT_EQ(fourth.pushed[0].digest(), pushed_digest);
 
   // Pull into an empty store: same manifest digest, same image id, unpacked.
   Local dst;

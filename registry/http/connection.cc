@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <boost/asio/dispatch.hpp>
@@ -25,7 +26,13 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 
-constexpr size_t kChunkBytes = 64 << 10;
+// Large enough that a loopback upload is read in a few syscalls per MiB (the kernel hands over
+// what the socket buffer holds, often hundreds of KiB), small enough per connection.
+constexpr size_t kChunkBytes = 1 << 20;
+// What Beast's parser reads at most per read (http::read_some's limit).
+constexpr size_t kParserReadBytes = 64 << 10;
+// A read buffer grown past this for a chunked body is shrunk back before the next request.
+constexpr size_t kIdleBufferBytes = 16 << 10;
 // Lingering close: how long and how much to drain before giving up on the client.
 constexpr absl::Duration kLingerTime = absl::Seconds(1);
 constexpr uint64_t kLingerBytes = 1 << 20;
@@ -63,14 +70,31 @@ std::string HttpDate() {
 template <class Stream>
 Connection<Stream>::Connection(asio::ip::tcp::socket socket, const ConnectionContext& context)
     : stream_(MakeStream<Stream>(std::move(socket), context)),
-      context_(context),
-      chunk_(kChunkBytes) {}
+      context_(context) {}
 
 template <class Stream>
 Connection<Stream>::~Connection() {
   if (sink_ != nullptr) sink_->Abort(absl::CancelledError("connection closed"));
   if (request_active_) Record(499);
   if (context_.on_destroy) context_.on_destroy(this);
+}
+
+template <class Stream>
+void Connection<Stream>::Unmap::operator()(char* p) const {
+  munmap(p, kChunkBytes);
+}
+
+template <class Stream>
+char* Connection<Stream>::Chunk() {
+  if (chunk_ == nullptr) {
+    // Pages are only touched (and counted in RSS) as data fills them.
+    void* p = mmap(nullptr, kChunkBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    // Out of address space: nothing sensible is left to do for a server.
+    CHECK(p != MAP_FAILED) << "http connection: mmap of a " << kChunkBytes << "-byte buffer";
+    chunk_.reset(static_cast<char*>(p));
+  }
+  return chunk_.get();
 }
 
 template <class Stream>
@@ -132,6 +156,9 @@ void Connection<Stream>::SetDeadline(absl::Duration d) {
 template <class Stream>
 void Connection<Stream>::ReadHeader() {
   if (stopping_ || closed_) return Close();
+  if (buffer_.capacity() > kIdleBufferBytes && buffer_.size() < kIdleBufferBytes) {
+    buffer_.shrink_to_fit();
+  }
   parser_.emplace();
   parser_->header_limit(context_.options->max_header_bytes);
   // Enforced per request in Dispatch/OnBody. Not boost::none: Beast 1.74 compares a length
@@ -171,6 +198,8 @@ void Connection<Stream>::OnHeader(beast::error_code ec, size_t) {
   request_bytes_ = 0;
   response_bytes_ = 0;
   status_sent_ = 0;
+  raw_left_ = 0;
+  raw_done_ = false;
   const auto& head = parser_->get();
   request_ = Request();
   request_.method = std::string(head.method_string());
@@ -242,9 +271,18 @@ void Connection<Stream>::Dispatch() {
 
 template <class Stream>
 void Connection<Stream>::ReadBody() {
+  if (!request_.chunked && request_.content_length) {
+    raw_left_ = *request_.content_length;
+    return ReadRawBody();
+  }
+  // A chunked body goes through the parser, which reads no more than the read buffer's free
+  // capacity (512 bytes after a small head) up to 64 KiB: give it room for the full 64 KiB.
+  if (buffer_.capacity() - buffer_.size() < kParserReadBytes) {
+    buffer_.reserve(buffer_.size() + kParserReadBytes);
+  }
   auto& body = parser_->get().body();
-  body.data = chunk_.data();
-  body.size = chunk_.size();
+  body.data = Chunk();
+  body.size = kChunkBytes;
   SetDeadline(context_.options->io_timeout);
   // read_some, not read: hand each arrival to the sink now instead of waiting for a full chunk.
   bhttp::async_read_some(
@@ -255,7 +293,7 @@ void Connection<Stream>::ReadBody() {
 template <class Stream>
 void Connection<Stream>::OnBody(beast::error_code ec, size_t) {
   if (ec == bhttp::error::need_buffer) ec = {};  // the chunk buffer is full: consume it
-  const size_t n = chunk_.size() - parser_->get().body().size;
+  const size_t n = kChunkBytes - parser_->get().body().size;
   if (ec) {
     if (IsHttpError(ec) && ec != bhttp::error::partial_message) {
       return FailUpload(
@@ -266,17 +304,63 @@ void Connection<Stream>::OnBody(beast::error_code ec, size_t) {
     Record(ec == beast::error::timeout ? 408 : 499);
     return Close();
   }
-  request_bytes_ += n;
-  if (request_bytes_ > body_limit_) {
-    return FailUpload(absl::ResourceExhaustedError(
-        absl::StrCat("request body exceeds the limit of ", body_limit_, " bytes")));
-  }
-  if (n > 0 && sink_ != nullptr) {
-    absl::Status st = sink_->Write(absl::string_view(chunk_.data(), n));
-    if (!st.ok()) return FailUpload(st);
-  }
+  if (!ConsumeBody(chunk_.get(), n)) return;
   if (parser_->is_done()) return OnBodyDone();
   ReadBody();
+}
+
+template <class Stream>
+bool Connection<Stream>::ConsumeBody(const char* data, size_t n) {
+  request_bytes_ += n;
+  if (request_bytes_ > body_limit_) {
+    FailUpload(absl::ResourceExhaustedError(
+        absl::StrCat("request body exceeds the limit of ", body_limit_, " bytes")));
+    return false;
+  }
+  if (n > 0 && sink_ != nullptr) {
+    absl::Status st = sink_->Write(absl::string_view(data, n));
+    if (!st.ok()) {
+      FailUpload(st);
+      return false;
+    }
+  }
+  return true;
+}
+
+template <class Stream>
+void Connection<Stream>::ReadRawBody() {
+  if (raw_left_ == 0) {
+    raw_done_ = true;
+    return OnBodyDone();
+  }
+  // Body bytes that came in with the head (or with the previous read) go first, straight
+  // from the read buffer; only the body's own bytes are taken, a pipelined request stays.
+  if (buffer_.size() > 0) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(buffer_.size(), raw_left_));
+    if (!ConsumeBody(static_cast<const char*>(buffer_.data().data()), n)) return;
+    buffer_.consume(n);
+    raw_left_ -= n;
+    return ReadRawBody();
+  }
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, raw_left_));
+  SetDeadline(context_.options->io_timeout);
+  stream_.async_read_some(
+      asio::buffer(Chunk(), want),
+      beast::bind_front_handler(&Connection<Stream>::OnRawBody, this->shared_from_this()));
+}
+
+template <class Stream>
+void Connection<Stream>::OnRawBody(beast::error_code ec, size_t bytes) {
+  if (ec) {
+    // The client went away (or stalled) before sending the declared length.
+    if (sink_ != nullptr) sink_->Abort(absl::CancelledError("client stopped sending the body"));
+    sink_.reset();
+    Record(ec == beast::error::timeout ? 408 : 499);
+    return Close();
+  }
+  if (!ConsumeBody(chunk_.get(), bytes)) return;
+  raw_left_ -= std::min<uint64_t>(bytes, raw_left_);
+  ReadRawBody();
 }
 
 template <class Stream>
@@ -360,10 +444,10 @@ void Connection<Stream>::WriteBody() {
     response_bytes_ = body_.body.size();
   } else {
     const std::optional<uint64_t> length = body_.content_length;
-    size_t want = chunk_.size();
+    size_t want = kChunkBytes;
     if (length) want = static_cast<size_t>(std::min<uint64_t>(want, *length - response_bytes_));
     absl::StatusOr<size_t> n = want == 0 ? absl::StatusOr<size_t>(0)
-                                         : body_.source->Read(absl::MakeSpan(chunk_.data(), want));
+                                         : body_.source->Read(absl::MakeSpan(Chunk(), want));
     if (!n.ok() || (*n == 0 && length && response_bytes_ < *length)) {
       // The header is out, so the status cannot change: cut the connection so the client
       // sees a short body instead of a complete-looking wrong one.
@@ -373,7 +457,7 @@ void Connection<Stream>::WriteBody() {
       Record(status_sent_);
       return Close();
     }
-    out.data = *n > 0 ? chunk_.data() : nullptr;
+    out.data = *n > 0 ? chunk_.get() : nullptr;
     out.size = *n;
     out.more = *n > 0;
     response_bytes_ += *n;
@@ -406,7 +490,7 @@ void Connection<Stream>::OnResponseDone() {
   // Closing with unread input makes the kernel reset the connection, which can destroy the
   // response before the client reads it; linger only when such input exists or may follow.
   beast::error_code ec;
-  const bool body_unread = !parser_ || !parser_->is_done();
+  const bool body_unread = !parser_ || !(parser_->is_done() || raw_done_);
   if (body_unread || Tcp().socket().available(ec) > 0) return LingeringClose();
   GracefulClose();
 }
@@ -443,7 +527,7 @@ void Connection<Stream>::LingeringClose() {
   linger_bytes_ = 0;
   SetDeadline(kLingerTime);
   stream_.async_read_some(
-      asio::buffer(chunk_),
+      asio::buffer(Chunk(), kChunkBytes),
       beast::bind_front_handler(&Connection<Stream>::OnLinger, this->shared_from_this()));
 }
 
@@ -452,7 +536,7 @@ void Connection<Stream>::OnLinger(beast::error_code ec, size_t bytes) {
   linger_bytes_ += bytes;
   if (ec || linger_bytes_ > kLingerBytes || stopping_) return Close();
   stream_.async_read_some(
-      asio::buffer(chunk_),
+      asio::buffer(chunk_.get(), kChunkBytes),
       beast::bind_front_handler(&Connection<Stream>::OnLinger, this->shared_from_this()));
 }
 

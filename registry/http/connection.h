@@ -78,6 +78,16 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   void Dispatch();
   void ReadBody();
   void OnBody(boost::beast::error_code ec, size_t bytes);
+  // A body of declared length bypasses the parser: read straight from the stream into the
+  // chunk buffer, as much as has arrived (up to a chunk), so a large upload costs one read,
+  // one handler and one sink Write per chunk instead of per 512-byte parser read.
+  void ReadRawBody();
+  void OnRawBody(boost::beast::error_code ec, size_t bytes);
+  // Counts `data` against the limit and hands it to the sink. False when the request failed
+  // (a response is then on its way).
+  bool ConsumeBody(const char* data, size_t n);
+  // The chunk buffer, allocated on first use (an idle connection holds none).
+  char* Chunk();
   void OnBodyDone();
   void FailUpload(const absl::Status& why);
   void SendResponse(Response response);
@@ -101,7 +111,12 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   Stream stream_;
   ConnectionContext context_;
   boost::beast::flat_buffer buffer_;  // bytes read past the current parse position
-  std::vector<char> chunk_;           // one body chunk, in or out
+  // One body chunk, in or out; see Chunk(). Mapped, not malloc'd: malloc would keep freed
+  // 1 MiB buffers in its arenas, so RSS after a burst of uploads would never come back down.
+  struct Unmap {
+    void operator()(char* p) const;
+  };
+  std::unique_ptr<char, Unmap> chunk_;
   bool idle_ = false;                 // waiting for a request head
   bool stopping_ = false;
   bool closed_ = false;
@@ -117,6 +132,9 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   Response pending_;  // the response to send once the body is in (when there is no sink)
   uint64_t body_limit_ = 0;
   uint64_t request_bytes_ = 0;
+  // A declared-length body read by ReadRawBody: what is still to come, and whether it all came.
+  uint64_t raw_left_ = 0;
+  bool raw_done_ = false;
   // The response in progress.
   std::optional<HttpResponse> response_;
   std::optional<Serializer> serializer_;

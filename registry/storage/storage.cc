@@ -22,7 +22,6 @@ absl::StatusOr<std::unique_ptr<Storage>> Storage::Open(const StorageOptions& opt
   upload_options.ttl = options.upload_ttl;
   upload_options.clock = options.clock;
   upload_options.ids = options.ids;
-  upload_options.fsync = options.fsync;
   upload_options.observer = options.observer;
   BERTH_ASSIGN_OR_RETURN(s->uploads_,
                          UploadStore::Open(options.root + "/uploads", s->blobs_.get(),

@@ -165,8 +165,12 @@ absl::StatusOr<UploadSession> UploadStore::Create(absl::string_view repository) 
   if (mkdir(dir.c_str(), 0700) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("create upload ", id));
   }
+  // Atomic but not synced, even with --fsync: the sync (file and directory) would cost
+  // two of the five syncs of a blob push, and what it protects against is small. A session is
+  // not content: after a crash that lost this file the session is simply unknown (the client
+  // starts its upload again), and a session's data is flushed when it is committed.
   fs::AtomicWriteOptions write_options;
-  write_options.durable = options_.fsync;
+  write_options.durable = false;
   absl::Status st = fs::WriteFileAtomically(absl::StrCat(dir, "/", kRepositoryFile), repository,
                                             0600, write_options);
   fs::UniqueFd fd;

@@ -38,7 +38,6 @@ struct UploadOptions {
   // Where session ids come from (64 hex characters, formatted as a UUID); random when null.
   // Not owned.
   id::IdSource* ids = nullptr;
-  bool fsync = true;
   StorageObserver* observer = nullptr;  // not owned; may be null
 };
 
