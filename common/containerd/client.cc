@@ -26,9 +26,11 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Dial(const std::string& address,
   return c;
 }
 
-std::unique_ptr<::grpc::ClientContext> Client::Context(absl::Duration timeout) const {
+std::unique_ptr<::grpc::ClientContext> Client::Context(absl::Duration timeout,
+                                                      bool wait_for_ready) const {
   auto ctx = std::make_unique<::grpc::ClientContext>();
   ctx->AddMetadata("berth-namespace", ns_);
+  ctx->set_wait_for_ready(wait_for_ready);
   if (timeout != absl::InfiniteDuration()) {
     ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   }

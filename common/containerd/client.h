@@ -39,9 +39,12 @@ class Client {
                                                       std::string ns);
 
   // A context for one call: namespace metadata and a deadline (infinite when `timeout` is
-  // absl::InfiniteDuration()).
-  std::unique_ptr<::grpc::ClientContext> Context(
-      absl::Duration timeout = absl::Seconds(60)) const;
+  // absl::InfiniteDuration()). With `wait_for_ready`, a call made while berth-containerd is
+  // unreachable (restarting) waits for it until the deadline instead of failing at once with
+  // UNAVAILABLE: for operations that must happen (stop, start, remove), not for status queries
+  // that should report the outage.
+  std::unique_ptr<::grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(60),
+                                                 bool wait_for_ready = false) const;
 
   const std::string& ns() const { return ns_; }
   const std::string& address() const { return address_; }

@@ -206,8 +206,10 @@ class ContainerManager {
   void MonitorLoop();
   absl::StatusOr<bool> WaitStopped(const std::string& id, absl::Duration timeout);
 
+  // Container operations wait (up to `timeout`) for a berth-containerd that is restarting
+  // rather than failing while it comes back.
   std::unique_ptr<::grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(30)) const {
-    return containerd_->Context(timeout);
+    return containerd_->Context(timeout, /*wait_for_ready=*/true);
   }
 
   const ManagerOptions options_;

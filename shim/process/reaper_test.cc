@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "common/testing/child_process.h"
 #include "common/testing/status_matchers.h"
 #include "gtest/gtest.h"
 
@@ -61,7 +62,8 @@ TEST_F(ReaperTest, OwnThreadReapsAndHandsOutStatusesOnce) {
   ASSERT_THAT(status, IsOk());
   EXPECT_TRUE(WIFEXITED(*status));
   EXPECT_EQ(WEXITSTATUS(*status), 7);
-  EXPECT_TRUE(seen.Has(a));
+  // The callback runs right after the status is stored (and Wait may return in between).
+  EXPECT_TRUE(berth::testing::WaitFor([&] { return seen.Has(a); }, absl::Seconds(5)));
   // Claimed once: it is gone now.
   EXPECT_THAT(reaper.TakeIfReaped(a), StatusIs(absl::StatusCode::kNotFound));
 

@@ -267,7 +267,8 @@ TEST_F(ContainersTest, LiveRestoreAcrossBerthdAndContainerdKills) {
   }
   EXPECT_GT(expect, 20) << "the ticker kept running across both restarts";
   // Still fully controllable.
-  EXPECT_EQ(ExitCode(Berth({"stop", "-t", "1", "s1"})), 0);
+  auto stopped = Berth({"stop", "-t", "1", "s1"});
+  EXPECT_EQ(ExitCode(stopped), 0) << stopped.output;
   EXPECT_EQ(Inspect("s1")["State"]["Status"], "exited");
 }
 
