@@ -189,6 +189,8 @@ def berth_dependencies():
             "seccomp": ["libseccomp"],
             "libcap": ["libcap"],
             "curl": ["libcurl"],
+            # Vectorized CRC-32 for gzip layer trailers (zlib's is table-driven).
+            "libdeflate": ["libdeflate"],
             # Header-only; exceptions stay off the call paths (parse with allow_exceptions=false).
             "nlohmann_json": ["nlohmann_json"],
             # Boost.Beast/Asio are header-only; Asio needs pthreads.

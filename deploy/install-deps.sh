@@ -10,7 +10,7 @@ PACKAGES=(
   libabsl-dev libgoogle-glog-dev libgflags-dev prometheus-cpp-dev
   googletest libgtest-dev libgmock-dev
   libssl-dev libsqlite3-dev libarchive-dev libseccomp-dev libcap-dev
-  nlohmann-json3-dev libcurl4-openssl-dev libboost-dev libre2-dev
+  nlohmann-json3-dev libcurl4-openssl-dev libboost-dev libre2-dev libdeflate-dev
   # static archives for the fully static berth-shim (gRPC's own dependencies)
   libc-ares-dev zlib1g-dev liblzma-dev libunwind-dev
   # runtime and tests: promtool (prometheus), base images (busybox-static), networking

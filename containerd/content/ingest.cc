@@ -12,8 +12,10 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/digest/digest.h"
 #include "common/fs/atomic_file.h"
 #include "common/fs/fs.h"
@@ -157,55 +159,100 @@ void IngestLock::Release() {
   }
 }
 
-absl::Status WriteTimeFile(const std::string& path, absl::Time t) {
-  return fs::WriteFileAtomically(path, absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone()),
-                                 kIngestFileMode);
+namespace {
+
+constexpr absl::string_view kMetaVersion = "berth-ingest 1";
+
+std::string FormatMetaTime(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone());
 }
 
-absl::StatusOr<absl::Time> ReadTimeFile(const std::string& path) {
-  BERTH_ASSIGN_OR_RETURN(const std::string text, fs::ReadFile(path));
+// Takes the next line (without its '\n') off the front of `text`; false if there is no '\n'.
+bool NextLine(absl::string_view* text, absl::string_view* line) {
+  const size_t nl = text->find('\n');
+  if (nl == absl::string_view::npos) return false;
+  *line = text->substr(0, nl);
+  text->remove_prefix(nl + 1);
+  return true;
+}
+
+// The value of line "<key> <value>", or nullopt if the line has another key.
+std::optional<absl::string_view> Field(absl::string_view line, absl::string_view key) {
+  if (!absl::ConsumePrefix(&line, key) || !absl::ConsumePrefix(&line, " ")) return std::nullopt;
+  return line;
+}
+
+absl::Status Damaged(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("ingest bookkeeping ", what));
+}
+
+absl::StatusOr<absl::Time> ParseTimeField(absl::string_view line, absl::string_view key) {
+  std::optional<absl::string_view> value = Field(line, key);
+  if (!value) return Damaged(absl::StrCat("lacks ", key));
   absl::Time t;
   std::string err;
-  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
-    return absl::InternalError(absl::StrCat("corrupt time file ", path, ": ", err));
+  if (!absl::ParseTime(absl::RFC3339_full, *value, &t, &err)) {
+    return Damaged(absl::StrCat("has a bad ", key, ": ", err));
   }
   return t;
 }
 
-absl::StatusOr<IngestMeta> ReadIngestMeta(const std::string& dir) {
+}  // namespace
+
+std::string EncodeIngestMeta(const IngestMeta& meta) {
+  std::string out = absl::StrCat(kMetaVersion, "\ntotal ", meta.total, "\n");
+  if (meta.expected.has_value()) absl::StrAppend(&out, "expected ", meta.expected->ToString(), "\n");
+  absl::StrAppend(&out, "startedat ", FormatMetaTime(meta.started_at), "\nupdatedat ",
+                  FormatMetaTime(meta.updated_at), "\nref ", meta.ref.size(), "\n", meta.ref, "\n");
+  return out;
+}
+
+absl::StatusOr<IngestMeta> DecodeIngestMeta(absl::string_view text) {
+  absl::string_view line;
+  if (!NextLine(&text, &line) || line != kMetaVersion) return Damaged("has no version line");
   IngestMeta meta;
-  BERTH_ASSIGN_OR_RETURN(meta.ref, fs::ReadFile(Join(dir, kRefFile)));
-  BERTH_ASSIGN_OR_RETURN(const std::string total, fs::ReadFile(Join(dir, kTotalFile)));
-  if (!absl::SimpleAtoi(total, &meta.total) || meta.total < 0) {
-    return absl::InternalError(absl::StrCat("corrupt ingest file ", Join(dir, kTotalFile)));
+  if (!NextLine(&text, &line)) return Damaged("ends early");
+  std::optional<absl::string_view> total = Field(line, "total");
+  if (!total || !absl::SimpleAtoi(*total, &meta.total) || meta.total < 0) {
+    return Damaged("has a bad total");
   }
-  absl::StatusOr<std::string> expected = fs::ReadFile(Join(dir, kExpectedFile));
-  if (expected.ok()) {
+  if (!NextLine(&text, &line)) return Damaged("ends early");
+  if (std::optional<absl::string_view> expected = Field(line, "expected")) {
     absl::StatusOr<digest::Digest> d = digest::Digest::Parse(*expected);
-    if (!d.ok()) {
-      return absl::InternalError(absl::StrCat("corrupt ingest file ", Join(dir, kExpectedFile),
-                                              ": ", d.status().message()));
-    }
+    if (!d.ok()) return Damaged(absl::StrCat("has a bad expected digest: ", d.status().message()));
     meta.expected = *std::move(d);
-  } else if (!absl::IsNotFound(expected.status())) {
-    return expected.status();
+    if (!NextLine(&text, &line)) return Damaged("ends early");
   }
-  BERTH_ASSIGN_OR_RETURN(meta.started_at, ReadTimeFile(Join(dir, kStartedAtFile)));
-  BERTH_ASSIGN_OR_RETURN(meta.updated_at, ReadTimeFile(Join(dir, kUpdatedAtFile)));
+  BERTH_ASSIGN_OR_RETURN(meta.started_at, ParseTimeField(line, "startedat"));
+  if (!NextLine(&text, &line)) return Damaged("ends early");
+  BERTH_ASSIGN_OR_RETURN(meta.updated_at, ParseTimeField(line, "updatedat"));
+  if (!NextLine(&text, &line)) return Damaged("ends early");
+  std::optional<absl::string_view> ref_size = Field(line, "ref");
+  size_t n = 0;
+  if (!ref_size || !absl::SimpleAtoi(*ref_size, &n)) return Damaged("has a bad ref size");
+  // Exactly the ref and one newline must be left: fewer is a file cut short.
+  if (text.size() != n + 1 || text.back() != '\n') return Damaged("is cut short or overlong");
+  meta.ref = std::string(text.substr(0, n));
+  if (meta.ref.empty()) return Damaged("has an empty ref");
   return meta;
 }
 
-absl::Status WriteExpectations(const std::string& dir, int64_t total,
-                               const std::optional<digest::Digest>& expected) {
-  BERTH_RETURN_IF_ERROR(
-      fs::WriteFileAtomically(Join(dir, kTotalFile), absl::StrCat(total), kIngestFileMode));
-  if (expected.has_value()) {
-    return fs::WriteFileAtomically(Join(dir, kExpectedFile), expected->ToString(), kIngestFileMode);
+absl::Status WriteIngestMeta(const std::string& dir, const IngestMeta& meta) {
+  fs::AtomicWriteOptions options;
+  options.durable = false;
+  return fs::WriteFileAtomically(Join(dir, kMetaFile), EncodeIngestMeta(meta), kIngestFileMode,
+                                 options);
+}
+
+absl::StatusOr<IngestMeta> ReadIngestMeta(const std::string& dir) {
+  const std::string path = Join(dir, kMetaFile);
+  BERTH_ASSIGN_OR_RETURN(const std::string text, fs::ReadFile(path));
+  absl::StatusOr<IngestMeta> meta = DecodeIngestMeta(text);
+  if (!meta.ok()) {
+    // What a power cut can leave of an unsynced rename: no usable ingest (see the header).
+    return absl::NotFoundError(absl::StrCat(path, ": ", meta.status().message()));
   }
-  if (unlink(Join(dir, kExpectedFile).c_str()) != 0 && errno != ENOENT) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("remove ", Join(dir, kExpectedFile)));
-  }
-  return absl::OkStatus();
+  return meta;
 }
 
 absl::StatusOr<IngestStatus> ReadIngestStatus(const std::string& dir) {
@@ -219,8 +266,8 @@ absl::StatusOr<IngestStatus> ReadIngestStatus(const std::string& dir) {
   struct stat st;
   if (stat(Join(dir, kDataFile).c_str(), &st) == 0) {
     status.offset = st.st_size;
-    // updatedat is only written when a writer closes (one fsync per stream, not per chunk),
-    // so a live or killed writer's progress shows in the data file's mtime.
+    // updatedat is only written when a writer closes (one file write per stream, not per
+    // chunk), so a live or killed writer's progress shows in the data file's mtime.
     status.updated_at = std::max(status.updated_at, FromTimespec(st.st_mtim));
   } else if (errno != ENOENT) {
     // A missing data file is an ingest whose commit moved the data and then crashed: it reads
@@ -231,8 +278,8 @@ absl::StatusOr<IngestStatus> ReadIngestStatus(const std::string& dir) {
 }
 
 absl::Status RemoveIngestDir(const std::string& dir) {
-  if (unlink(Join(dir, kRefFile).c_str()) != 0 && errno != ENOENT) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("remove ", Join(dir, kRefFile)));
+  if (unlink(Join(dir, kMetaFile).c_str()) != 0 && errno != ENOENT) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("remove ", Join(dir, kMetaFile)));
   }
   return fs::RemoveAll(dir);
 }

@@ -2,16 +2,26 @@
 // local store.
 //
 // An ingest lives in <dir>/ingest/<hex sha256 of its ref>/ (hashing makes any ref, "../../x"
-// included, a safe fixed-length name) and holds:
-//   data       the bytes received so far; its size is the ingest's offset
-//   ref        the ref itself
-//   total      expected size in decimal, "0" when unknown
-//   expected   expected digest; absent when unknown
-//   startedat  RFC 3339 times, written when the ingest starts (or restarts at offset 0) and
-//   updatedat  when a writer closes; the data file's mtime counts as an update too
-// The small files are written with WriteFileAtomically, and `ref` is written last when an
-// ingest starts and removed first when it ends, so `ref` marks a complete, visible ingest: a
-// directory without it is a start or removal that a crash interrupted, and is cleaned up.
+// included, a safe fixed-length name) and holds two files:
+//   data    the bytes received so far; its size is the ingest's offset
+//   ingest  the bookkeeping, one small file (see EncodeIngestMeta): the ref, the expected size
+//           and digest, when the ingest started and when a writer last closed it (the data
+//           file's mtime counts as an update too)
+// `ingest` is replaced whole (temp file + rename) when an ingest starts, when its expectations
+// change and when a writer closes, and is removed first when the ingest ends, so its presence
+// marks a complete, visible ingest: a directory without it is a start or removal that a crash
+// interrupted, and is cleaned up.
+//
+// Durability: nothing here is fsynced. An ingest is a cache of a transfer in progress, and what
+// a crash may cost is bytes to send again, never a wrong blob: the commit (LocalWriter::Commit)
+// verifies size and digest and fsyncs the data and the blob directory before it returns. After
+// a kill -9 the page cache still holds every write and a resume continues exactly; after a
+// power cut `ingest` may be missing, empty or cut short (the rename was not synced), and such a
+// directory simply counts as incomplete: the ingest is dropped and the client starts over. The
+// data file may lose its unsynced tail; a resumed writer continues from the size the file has,
+// and a damaged prefix fails the commit's digest check (the client then restarts at offset 0).
+// An ingest directory of an older berth-containerd (bookkeeping in files `ref`, `total`, ...)
+// has no `ingest` file and is dropped the same way.
 #pragma once
 
 #include <time.h>
@@ -33,11 +43,7 @@
 namespace berth::containerd::content::internal {
 
 inline constexpr absl::string_view kDataFile = "data";
-inline constexpr absl::string_view kRefFile = "ref";
-inline constexpr absl::string_view kTotalFile = "total";
-inline constexpr absl::string_view kExpectedFile = "expected";
-inline constexpr absl::string_view kStartedAtFile = "startedat";
-inline constexpr absl::string_view kUpdatedAtFile = "updatedat";
+inline constexpr absl::string_view kMetaFile = "ingest";
 
 // The directory name of the ingest for `ref`: the hex sha256 of the ref's bytes. Internal only
 // if hashing fails (a broken OpenSSL).
@@ -101,33 +107,38 @@ class IngestLock {
   int fd_ = -1;
 };
 
-// Writes/reads a time file (RFC 3339 with nanoseconds, UTC).
-absl::Status WriteTimeFile(const std::string& path, absl::Time t);
-absl::StatusOr<absl::Time> ReadTimeFile(const std::string& path);
-
-// The metadata files of an ingest, as read from disk.
+// The bookkeeping of an ingest (the `ingest` file).
 struct IngestMeta {
   std::string ref;
-  int64_t total = 0;
+  int64_t total = 0;  // 0: unknown
   std::optional<digest::Digest> expected;
   absl::Time started_at;
   absl::Time updated_at;
 };
 
-// Reads ref, total, expected, startedat and updatedat from ingest directory `dir`. NotFound if
-// there is no `ref` file (an incomplete ingest); Internal naming the file if one is corrupt.
-absl::StatusOr<IngestMeta> ReadIngestMeta(const std::string& dir);
+// The `ingest` file's text: a version line, then `total`, `expected` (only when known),
+// `startedat` and `updatedat` lines, and last the ref as "ref <byte count>\n<bytes>\n" (refs
+// are arbitrary bytes, newlines included). The count and the final newline let DecodeIngestMeta
+// tell a file cut short from a whole one.
+std::string EncodeIngestMeta(const IngestMeta& meta);
+// DataLoss, saying what is wrong, for anything but a whole file EncodeIngestMeta made.
+absl::StatusOr<IngestMeta> DecodeIngestMeta(absl::string_view text);
 
-// Writes total and expected (removing `expected` when unknown).
-absl::Status WriteExpectations(const std::string& dir, int64_t total,
-                               const std::optional<digest::Digest>& expected);
+// Replaces the `ingest` file of `dir` atomically (temp file + rename), without fsync (see the
+// header comment).
+absl::Status WriteIngestMeta(const std::string& dir, const IngestMeta& meta);
+
+// Reads the `ingest` file of `dir`. NotFound when there is none, or when it is damaged (what a
+// crash can leave, see above: the message says which); either way the directory holds no
+// usable ingest. Other errors for a file that cannot be read.
+absl::StatusOr<IngestMeta> ReadIngestMeta(const std::string& dir);
 
 // The status of the ingest in `dir` without locking it: metadata plus the data file's size
 // (offset) and mtime (a later updated_at). NotFound for an incomplete or vanished ingest.
 absl::StatusOr<IngestStatus> ReadIngestStatus(const std::string& dir);
 
-// Removes the ingest in `dir`, whose lock the caller holds: `ref` first, so that from then on
-// the ingest is invisible and a crash leaves only an incomplete directory for cleanup, then
+// Removes the ingest in `dir`, whose lock the caller holds: `ingest` first, so that from then
+// on the ingest is invisible and a crash leaves only an incomplete directory for cleanup, then
 // the rest.
 absl::Status RemoveIngestDir(const std::string& dir);
 

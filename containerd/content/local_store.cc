@@ -35,6 +35,11 @@ absl::Status BlobNotFound(const digest::Digest& d) {
   return absl::NotFoundError(absl::StrCat("content ", d.ToString(), " not found"));
 }
 
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
 absl::Status IngestNotFound(absl::string_view ref) {
   return absl::NotFoundError(absl::StrCat("ingest ref ", internal::QuoteRef(ref), " not found"));
 }
@@ -119,10 +124,15 @@ absl::StatusOr<int> LocalStore::CleanIngests() {
     if (absl::IsUnavailable(lock.status()) || absl::IsNotFound(lock.status())) continue;
     BERTH_RETURN_IF_ERROR(lock.status());
     BERTH_RETURN_IF_ERROR(fs::RemoveStaleTempFiles(lock->dir()).status());
-    struct stat st;
-    const std::string ref_path = absl::StrCat(lock->dir(), "/", internal::kRefFile);
-    if (lstat(ref_path.c_str(), &st) == 0) continue;
-    if (errno != ENOENT) return absl::ErrnoToStatus(errno, absl::StrCat("stat ", ref_path));
+    absl::StatusOr<internal::IngestMeta> meta = internal::ReadIngestMeta(lock->dir());
+    if (meta.ok()) continue;
+    if (!absl::IsNotFound(meta.status())) return meta.status();
+    // No bookkeeping, or a damaged one (a crash before its rename reached the disk): the
+    // ingest cannot be resumed, so its bytes go; the client sends them again.
+    if (Exists(absl::StrCat(lock->dir(), "/", internal::kMetaFile))) {
+      LOG(WARNING) << "dropping ingest with damaged bookkeeping dir=" << lock->dir() << ": "
+                   << meta.status().message();
+    }
     BERTH_RETURN_IF_ERROR(internal::RemoveIngestDir(lock->dir()));
     ++removed;
   }
@@ -286,8 +296,7 @@ absl::Status LocalStore::Abort(absl::string_view ref) {
   absl::StatusOr<IngestLock> lock = IngestLock::ForRef(ctx_->locks, ref, path, /*create=*/false);
   if (absl::IsNotFound(lock.status())) return IngestNotFound(ref);
   BERTH_RETURN_IF_ERROR(lock.status(), "abort");
-  absl::StatusOr<std::string> stored =
-      fs::ReadFile(absl::StrCat(lock->dir(), "/", internal::kRefFile));
+  absl::StatusOr<internal::IngestMeta> stored = internal::ReadIngestMeta(lock->dir());
   if (absl::IsNotFound(stored.status())) {
     // An incomplete directory: not an ingest, but garbage; remove it while we hold it.
     BERTH_RETURN_IF_ERROR(internal::RemoveIngestDir(lock->dir()),
@@ -295,7 +304,7 @@ absl::Status LocalStore::Abort(absl::string_view ref) {
     return IngestNotFound(ref);
   }
   BERTH_RETURN_IF_ERROR(stored.status(), absl::StrCat("abort ", internal::QuoteRef(ref)));
-  if (*stored != ref) return IngestNotFound(ref);
+  if (stored->ref != ref) return IngestNotFound(ref);
   return Annotate(internal::RemoveIngestDir(lock->dir()),
                   absl::StrCat("abort ", internal::QuoteRef(ref)));
 }

@@ -50,7 +50,7 @@ TEST_F(LocalStoreTest, SecondWriterOnARefIsUnavailable) {
   EXPECT_THAT((*other)->Abort("busy"), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ((*other)->Status("busy")->offset, 3);
   EXPECT_THAT((*other)->RemoveStaleIngests(absl::ZeroDuration()), IsOk());
-  EXPECT_TRUE(Exists(IngestDir("busy") + "/ref"));
+  EXPECT_TRUE(Exists(IngestDir("busy") + "/ingest"));
 
   ASSERT_THAT(first->Close(), IsOk());
   absl::StatusOr<std::unique_ptr<Writer>> second = (*other)->OpenWriter("busy", 0, std::nullopt);

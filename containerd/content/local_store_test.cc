@@ -240,6 +240,88 @@ TEST_F(LocalStoreTest, ResumeInANewStoreObject) {
   EXPECT_EQ(info->digest, d);
 }
 
+// A writer that was never closed (its process killed: the bookkeeping was written once, at
+// the start) resumes in a restarted store with the expectations it started with.
+TEST_F(LocalStoreTest, ResumeAfterRestartWithoutClose) {
+  const std::string data = RandomBytes(3 * kMiB + 5, 9);
+  const digest::Digest d = Sha256(data);
+  std::unique_ptr<Writer> first = Open("unclosed", static_cast<int64_t>(data.size()), d);
+  ASSERT_THAT(first->Write(0, data.substr(0, 2 * kMiB)), IsOk());
+  // The store object goes as in a restart; the writer's flock goes when it is dropped, after
+  // which the ingest is exactly what a killed writer leaves.
+  Reopen();
+  first.reset();
+  absl::StatusOr<IngestStatus> status = store_->Status("unclosed");
+  ASSERT_THAT(status, IsOk());
+  EXPECT_EQ(status->offset, 2 * kMiB);
+  EXPECT_EQ(status->total, static_cast<int64_t>(data.size()));
+  EXPECT_EQ(status->expected, d);
+  std::unique_ptr<Writer> w = Open("unclosed");
+  ASSERT_EQ(w->offset(), 2 * kMiB);
+  EXPECT_EQ(*w->Digest(), Sha256(absl::string_view(data).substr(0, 2 * kMiB)));
+  ASSERT_THAT(w->Write(w->offset(), data.substr(2 * kMiB)), IsOk());
+  absl::StatusOr<BlobInfo> info = w->Commit(0, std::nullopt);
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->digest, d);
+  EXPECT_EQ(*ReadRange(d, 0, 0), data);
+  EXPECT_FALSE(Exists(IngestDir("unclosed")));
+}
+
+// The bookkeeping file is not synced, so after a power cut it may be missing, empty or cut
+// short anywhere. Each such ingest is dropped cleanly at startup: no error, no listing, its
+// directory gone, and the ref starts afresh and commits.
+TEST_F(LocalStoreTest, DamagedBookkeepingDropsTheIngest) {
+  const std::string data = "bytes of a layer";
+  const std::string ref = "ref with\nnewline";
+  {
+    std::unique_ptr<Writer> w = Open(ref, static_cast<int64_t>(data.size()), Sha256(data));
+    ASSERT_THAT(w->Write(0, data.substr(0, 5)), IsOk());
+  }
+  const std::string meta_path = IngestDir(ref) + "/ingest";
+  absl::StatusOr<std::string> whole = fs::ReadFile(meta_path);
+  ASSERT_THAT(whole, IsOk());
+  std::vector<std::string> damaged;
+  for (size_t n = 0; n < whole->size(); ++n) damaged.push_back(whole->substr(0, n));
+  damaged.push_back(*whole + "x");
+  damaged.push_back(std::string(whole->size(), '\0'));  // a block of zeros: an unwritten extent
+  damaged.push_back("");                                 // sentinel: the file missing entirely
+  for (size_t i = 0; i < damaged.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("damage #", i, " (", damaged[i].size(), " bytes)"));
+    {
+      std::unique_ptr<Writer> w = Open(ref, static_cast<int64_t>(data.size()), Sha256(data));
+      ASSERT_THAT(w->Write(0, data.substr(0, 5)), IsOk());
+    }
+    if (i + 1 == damaged.size()) {
+      ASSERT_EQ(unlink(meta_path.c_str()), 0);
+    } else {
+      ASSERT_THAT(fs::WriteFileAtomically(meta_path, damaged[i], 0600), IsOk());
+    }
+    // Before the restart a damaged ingest is simply not there for readers.
+    EXPECT_THAT(store_->Status(ref), StatusIs(absl::StatusCode::kNotFound));
+    EXPECT_THAT(*store_->ListStatuses(""), IsEmpty());
+    Reopen();
+    EXPECT_FALSE(Exists(IngestDir(ref)));
+    EXPECT_THAT(store_->Status(ref), StatusIs(absl::StatusCode::kNotFound));
+    std::unique_ptr<Writer> w = Open(ref, static_cast<int64_t>(data.size()), Sha256(data));
+    EXPECT_EQ(w->offset(), 0);
+  }
+  // The last round left a fresh, whole ingest: it completes.
+  std::unique_ptr<Writer> w = Open(ref);
+  ASSERT_THAT(w->Write(0, data), IsOk());
+  absl::StatusOr<BlobInfo> info = w->Commit(0, std::nullopt);
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->digest, Sha256(data));
+}
+
+// One bookkeeping file per ingest, and nothing but it and the data.
+TEST_F(LocalStoreTest, AnIngestIsTwoFiles) {
+  std::unique_ptr<Writer> w = Open("two", 9, Sha256("two files"));
+  ASSERT_THAT(w->Write(0, "two"), IsOk());
+  EXPECT_THAT(*fs::ListDir(IngestDir("two")), ElementsAre("data", "ingest"));
+  ASSERT_THAT(w->Close(), IsOk());
+  EXPECT_THAT(*fs::ListDir(IngestDir("two")), ElementsAre("data", "ingest"));
+}
+
 TEST_F(LocalStoreTest, ExpectationsCannotChange) {
   const digest::Digest d = Sha256("abcdef");
   {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@ constexpr mode_t kDataMode = 0600;
 // Blobs are immutable: read-only files make an accidental in-place edit fail loudly.
 constexpr mode_t kBlobMode = 0444;
 constexpr size_t kChunk = 1 << 20;
+// How much written data StartWriteback lets gather before it starts its writeback.
+constexpr int64_t kWritebackStretch = 8 << 20;
 
 absl::Status FsyncDir(const std::string& dir) {
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -129,14 +132,14 @@ absl::Status LocalWriter::Init(int64_t total, const std::optional<digest::Digest
                            HashData(expected_ ? expected_->algorithm() : digest::kSha256));
     digester_.emplace(std::move(d));
     if (total_ != old_total || expected_ != old_expected) {
-      BERTH_RETURN_IF_ERROR(WriteExpectations(lock_.dir(), total_, expected_));
+      BERTH_RETURN_IF_ERROR(WriteMeta(meta->updated_at));
     }
     return absl::OkStatus();
   }
   if (!absl::IsNotFound(meta.status())) return meta.status();
 
-  // Start: no `ref` file, so this directory is new or what a crash left of a start or a
-  // removal. Whatever else is in it is rewritten.
+  // Start: no usable `ingest` file, so this directory is new or what a crash left of a start
+  // or a removal. Whatever else is in it is rewritten.
   BERTH_RETURN_IF_ERROR(MergeExpectations(&total_, &expected_, total, expected));
   fd_ = open(data_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, kDataMode);
   if (fd_ < 0) return absl::ErrnoToStatus(errno, absl::StrCat("create ", data_path));
@@ -145,11 +148,19 @@ absl::Status LocalWriter::Init(int64_t total, const std::optional<digest::Digest
   digester_.emplace(std::move(d));
   offset_ = 0;
   started_at_ = updated_at_ = ctx_->now();
-  BERTH_RETURN_IF_ERROR(WriteTimeFile(Path(kStartedAtFile), started_at_));
-  BERTH_RETURN_IF_ERROR(WriteTimeFile(Path(kUpdatedAtFile), updated_at_));
-  BERTH_RETURN_IF_ERROR(WriteExpectations(lock_.dir(), total_, expected_));
-  // Last: from here on the ingest exists for Status, ListStatuses and resume.
-  return fs::WriteFileAtomically(Path(kRefFile), ref_, kDataMode);
+  // Last: from here on the ingest exists for Status, ListStatuses and resume. One file, not
+  // synced: see ingest.h on what a crash may cost.
+  return WriteMeta(updated_at_);
+}
+
+absl::Status LocalWriter::WriteMeta(absl::Time updated_at) const {
+  IngestMeta meta;
+  meta.ref = ref_;
+  meta.total = total_;
+  meta.expected = expected_;
+  meta.started_at = started_at_;
+  meta.updated_at = updated_at;
+  return WriteIngestMeta(lock_.dir(), meta);
 }
 
 absl::StatusOr<digest::Hasher> LocalWriter::HashData(absl::string_view algorithm) const {
@@ -230,10 +241,16 @@ absl::Status LocalWriter::SetExpected(int64_t total,
     BERTH_ASSIGN_OR_RETURN(digest::Hasher d, HashData(new_expected->algorithm()));
     rehashed.emplace(std::move(d));
   }
-  BERTH_RETURN_IF_ERROR(WriteExpectations(lock_.dir(), new_total, new_expected));
-  if (rehashed) digester_ = std::move(rehashed);
+  const int64_t old_total = total_;
+  std::optional<digest::Digest> old_expected = std::move(expected_);
   total_ = new_total;
   expected_ = std::move(new_expected);
+  if (absl::Status s = WriteMeta(updated_at_); !s.ok()) {
+    total_ = old_total;
+    expected_ = std::move(old_expected);
+    return s;
+  }
+  if (rehashed) digester_ = std::move(rehashed);
   return absl::OkStatus();
 }
 
@@ -268,7 +285,25 @@ absl::Status LocalWriter::Write(int64_t offset, absl::string_view data) {
     offset_ += n;
     data.remove_prefix(static_cast<size_t>(n));
   }
+  StartWriteback();
   return absl::OkStatus();
+}
+
+void LocalWriter::StartWriteback() {
+  // The commit must fsync the whole blob before it returns; left until then, the fsync of a
+  // 50 MiB layer waits for all of it to reach the disk (tens of ms, more under load) right on
+  // a pull's critical path. So writeback of each finished stretch is started now, in the
+  // background (SYNC_FILE_RANGE_WRITE neither waits for the I/O nor makes anything durable:
+  // durability is still the commit's fsync, which then finds little left to do).
+  if (offset_ < writeback_from_) writeback_from_ = 0;  // restarted at offset 0
+  if (offset_ - writeback_from_ < kWritebackStretch) return;
+  if (sync_file_range(fd_, writeback_from_, offset_ - writeback_from_, SYNC_FILE_RANGE_WRITE) !=
+      0) {
+    // Only an optimization (EINVAL/ENOSYS on file systems without it): the commit's fsync
+    // does the work instead.
+    VLOG(2) << "sync_file_range " << Path(kDataFile) << ": " << strerror(errno);
+  }
+  writeback_from_ = offset_;
 }
 
 absl::StatusOr<BlobInfo> LocalWriter::Commit(int64_t size,
@@ -351,13 +386,12 @@ absl::Status LocalWriter::Close() {
   if (state_ != State::kOpen) return absl::OkStatus();
   state_ = State::kClosed;
   absl::Status result;
-  // One fsync per stream rather than per chunk: what a crash may cost is the unsynced tail of
-  // an ingest, which the commit's digest check would catch anyway.
-  if (fsync(fd_) != 0) result = absl::ErrnoToStatus(errno, absl::StrCat("fsync ", Path(kDataFile)));
-  if (close(std::exchange(fd_, -1)) != 0 && result.ok()) {
+  // No fsync: the data is synced when it is committed, and what a crash may cost before then
+  // is the unsynced tail of an ingest, which the commit's digest check would catch anyway.
+  if (close(std::exchange(fd_, -1)) != 0) {
     result = absl::ErrnoToStatus(errno, absl::StrCat("close ", Path(kDataFile)));
   }
-  absl::Status s = WriteTimeFile(Path(kUpdatedAtFile), updated_at_);
+  absl::Status s = WriteMeta(updated_at_);
   if (result.ok()) result = s;
   lock_.Release();
   return result;

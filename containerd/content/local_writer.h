@@ -68,11 +68,16 @@ class LocalWriter : public Writer {
 
   std::string Path(absl::string_view name) const;
   absl::Status CheckOpen() const;
-  // Opens the data file and loads or creates the metadata files.
+  // Opens the data file and loads or creates the `ingest` file.
   absl::Status Init(int64_t total, const std::optional<digest::Digest>& expected);
+  // Replaces the `ingest` file with this writer's ref, expectations and start time.
+  absl::Status WriteMeta(absl::Time updated_at) const;
   // A running digest in `algorithm` over data[0, offset_), read back from the file in 1 MiB
   // chunks: how a resumed ingest gets its digest back, and how it changes algorithm.
   absl::StatusOr<digest::Hasher> HashData(absl::string_view algorithm) const;
+  // Starts (without waiting for) the writeback of what was written since the last call, once
+  // that is a few MiB, so that the commit's fsync has little left to wait for.
+  void StartWriteback();
   // Ends this writer after its data became a blob (or was found to be one already): removes
   // the ingest and releases the ref.
   void FinishCommitted();
@@ -84,6 +89,7 @@ class LocalWriter : public Writer {
   int fd_ = -1;  // the data file, O_RDWR
   std::optional<digest::Hasher> digester_;
   int64_t offset_ = 0;
+  int64_t writeback_from_ = 0;  // data before this offset has had its writeback started
   int64_t total_ = 0;
   std::optional<digest::Digest> expected_;
   absl::Time started_at_;

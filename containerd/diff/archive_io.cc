@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -17,27 +18,11 @@
 namespace berth::containerd::diff::internal {
 namespace {
 
-// Bytes asked of the source per read callback: large enough that a syscall or gRPC message per
-// call is cheap relative to the data, small enough to stay in cache.
-constexpr size_t kSourceChunk = 256 * 1024;
+// Bytes asked of the source per read callback: large enough that a syscall per call is cheap
+// relative to the data (1 MiB, the content store's read chunk).
+constexpr size_t kSourceChunk = 1024 * 1024;
 // libarchive's write block size: how much it buffers before calling a write callback.
 constexpr int kWriteBlock = 64 * 1024;
-
-// CRC-32 (IEEE 802.3, the gzip trailer's), slicing-by-8: ~8x the byte-at-a-time speed, so
-// checking a layer costs a fraction of inflating it.
-struct Crc32Tables {
-  uint32_t t[8][256];
-  Crc32Tables() {
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[0][i] = c;
-    }
-    for (uint32_t i = 0; i < 256; ++i) {
-      for (int k = 1; k < 8; ++k) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
-    }
-  }
-};
 
 std::string ArchiveMessage(struct archive* a) {
   const char* msg = archive_error_string(a);
@@ -46,25 +31,91 @@ std::string ArchiveMessage(struct archive* a) {
 
 }  // namespace
 
-uint32_t Crc32(uint32_t crc, absl::string_view data) {
-  static const Crc32Tables* const tables = new Crc32Tables();
-  const auto& t = tables->t;
-  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-  size_t n = data.size();
-  crc = ~crc;
-  while (n >= 8) {
-    uint32_t lo;
-    uint32_t hi;
-    memcpy(&lo, p, 4);
-    memcpy(&hi, p + 4, 4);
-    lo ^= crc;  // little-endian host (x86_64, arm64 Linux)
-    crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
-          t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
-    p += 8;
-    n -= 8;
+// ---------------------------------------------------------------------------------------------
+// StreamDigest
+
+namespace {
+// Chunks handed to the hashing thread: big enough that handing one over costs nothing next to
+// hashing it, and few enough waiting (with one filling and one hashing) to bound memory.
+constexpr size_t kDigestChunk = 1 << 20;
+constexpr size_t kDigestQueue = 4;
+}  // namespace
+
+StreamDigest::StreamDigest(bool crc) : crc_on_(crc), thread_([this] { Run(); }) {
+  filling_.reserve(kDigestChunk);
+}
+
+StreamDigest::~StreamDigest() {
+  {
+    absl::MutexLock l(&mu_);
+    quit_ = true;
   }
-  while (n-- > 0) crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-  return ~crc;
+  thread_.join();
+}
+
+void StreamDigest::Update(absl::string_view data) {
+  size_ += data.size();
+  while (!data.empty()) {
+    const size_t n = std::min(data.size(), kDigestChunk - filling_.size());
+    filling_.append(data.data(), n);
+    data.remove_prefix(n);
+    if (filling_.size() == kDigestChunk) Submit();
+  }
+}
+
+void StreamDigest::Submit() {
+  absl::MutexLock l(&mu_);
+  auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return queue_.size() < kDigestQueue;
+  };
+  mu_.Await(absl::Condition(&room));
+  queue_.push_back(std::move(filling_));
+  if (!spare_.empty()) {
+    filling_ = std::move(spare_.back());
+    spare_.pop_back();
+    filling_.clear();
+  } else {
+    filling_ = std::string();
+    filling_.reserve(kDigestChunk);
+  }
+}
+
+void StreamDigest::Drain() {
+  if (!filling_.empty()) Submit();
+  absl::MutexLock l(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.empty() && !busy_; };
+  mu_.Await(absl::Condition(&idle));
+}
+
+uint32_t StreamDigest::Crc() {
+  Drain();
+  return crc_;
+}
+
+absl::StatusOr<digest::Digest> StreamDigest::Finish() {
+  Drain();
+  return hasher_.Finish();
+}
+
+void StreamDigest::Run() {
+  for (;;) {
+    std::string chunk;
+    {
+      absl::MutexLock l(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || quit_; };
+      mu_.Await(absl::Condition(&ready));
+      if (quit_) return;
+      chunk = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+    }
+    hasher_.Update(chunk);
+    if (crc_on_) crc_ = Crc32(crc_, chunk);
+    absl::MutexLock l(&mu_);
+    busy_ = false;
+    // Reused by Submit: a fresh 1 MiB buffer would be fresh pages, faulted in one by one.
+    if (spare_.size() < kDigestQueue) spare_.push_back(std::move(chunk));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,8 +208,7 @@ ssize_t LayerReader::InnerRead(struct archive* a, void* self_ptr, const void** b
     }
     if (n == 0) continue;
     const absl::string_view data(static_cast<const char*>(block), n);
-    self->hasher_.Update(data);
-    if (self->compression_ == Compression::kGzip) self->crc_ = Crc32(self->crc_, data);
+    self->digest_->Update(data);
     *buf = block;
     return static_cast<ssize_t>(n);
   }
@@ -179,10 +229,11 @@ absl::Status LayerReader::CheckGzipTrailer() {
   const auto* t = reinterpret_cast<const unsigned char*>(tail_);
   const uint32_t want_crc = le32(t);
   const uint32_t want_size = le32(t + 4);
-  gzip_size_matches_ = want_size == static_cast<uint32_t>(hasher_.size());
-  if (gzip_size_matches_ && want_crc != crc_) {
+  gzip_size_matches_ = want_size == static_cast<uint32_t>(digest_->size());
+  const uint32_t crc = gzip_size_matches_ ? digest_->Crc() : 0;
+  if (gzip_size_matches_ && want_crc != crc) {
     return absl::FailedPreconditionError(absl::StrFormat(
-        "gzip CRC mismatch (trailer %08x, data %08x): the layer data is corrupt", want_crc, crc_));
+        "gzip CRC mismatch (trailer %08x, data %08x): the layer data is corrupt", want_crc, crc));
   }
   return absl::OkStatus();
 }
@@ -233,6 +284,7 @@ absl::Status LayerReader::Start() {
     default:
       compression_ = Compression::kNone;
   }
+  digest_ = std::make_unique<StreamDigest>(/*crc=*/compression_ == Compression::kGzip);
   if (empty_) return absl::OkStatus();
   if (archive_read_open2(tar_, this, nullptr, &InnerRead, nullptr, nullptr) != ARCHIVE_OK) {
     return Error("read tar");
@@ -268,6 +320,7 @@ absl::StatusOr<bool> LayerReader::ReadBlock(const void** data, size_t* size, int
 
 absl::StatusOr<LayerReader::Summary> LayerReader::Finish() {
   if (!started_) BERTH_RETURN_IF_ERROR(Start());
+  if (digest_ == nullptr) return absl::FailedPreconditionError("read layer: the stream failed to open");
   // The tar parser stops at the end-of-archive marker; the rest (record padding, up to the
   // 10 KiB blocking factor of classic tar writers) is part of the blob the diff ID names.
   const void* block = nullptr;
@@ -286,8 +339,8 @@ absl::StatusOr<LayerReader::Summary> LayerReader::Finish() {
   if (!checked && !empty_) {
     BERTH_RETURN_IF_ERROR(CheckGzipTrailer(), "read layer: decompress (gzip)");
   }
-  const uint64_t size = hasher_.size();
-  BERTH_ASSIGN_OR_RETURN(digest::Digest diff_id, hasher_.Finish());
+  const uint64_t size = digest_->size();
+  BERTH_ASSIGN_OR_RETURN(digest::Digest diff_id, digest_->Finish());
   Summary s{std::move(diff_id)};
   s.size = size;
   s.compressed_size = compressed_size_;

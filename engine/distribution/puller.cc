@@ -1,6 +1,8 @@
 #include "engine/distribution/puller.h"
 
+#include <algorithm>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -113,6 +115,70 @@ class WriteBehind {
   std::thread thread_;  // last: starts once the members above exist
 };
 
+// Runs the pull's small content-store writes (storing the manifest and config, label updates:
+// each a round trip and a metadata transaction with a sync of its own, and a blob commit two
+// more) one after another, in order, on a thread of its own, so that they leave the critical
+// path: the layer downloads start, the next layer is extracted, without waiting for any of
+// them. Nothing reads what they write before Wait (ImageStore::Unpack reads the manifest, and
+// the image is only named after it); until then the pull's lease keeps everything from garbage
+// collection, as it does for the layers.
+class SideWrites {
+ public:
+  SideWrites() : thread_([this] { Run(); }) {}
+  // Without a Wait first, what is still queued is dropped (the pull failed).
+  ~SideWrites() {
+    {
+      absl::MutexLock l(&mu_);
+      quit_ = true;
+      queue_.clear();
+    }
+    thread_.join();
+  }
+
+  void Post(std::function<absl::Status()> update) {
+    absl::MutexLock l(&mu_);
+    queue_.push_back(std::move(update));
+  }
+
+  // Runs everything posted so far; returns the first error (after which nothing more runs).
+  absl::Status Wait() {
+    absl::MutexLock l(&mu_);
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.empty() && !busy_; };
+    mu_.Await(absl::Condition(&idle));
+    return error_;
+  }
+
+ private:
+  void Run() {
+    while (true) {
+      std::function<absl::Status()> update;
+      {
+        absl::MutexLock l(&mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return !queue_.empty() || quit_;
+        };
+        mu_.Await(absl::Condition(&ready));
+        if (quit_) return;
+        update = std::move(queue_.front());
+        queue_.pop_front();
+        if (!error_.ok()) continue;
+        busy_ = true;
+      }
+      absl::Status s = update();
+      absl::MutexLock l(&mu_);
+      busy_ = false;
+      if (!s.ok() && error_.ok()) error_ = std::move(s);
+    }
+  }
+
+  absl::Mutex mu_;
+  std::deque<std::function<absl::Status()>> queue_ ABSL_GUARDED_BY(mu_);
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool quit_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;  // last: starts once the members above exist
+};
+
 // One tag (or digest) of one repository.
 class PullJob {
  public:
@@ -155,6 +221,22 @@ class PullJob {
     if (first_error_.ok()) first_error_ = std::move(s);
     stop_ = true;
   }
+  // Queues storing `body` (a manifest or config, already verified against `digest`) under the
+  // pull's lease (see SideWrites).
+  void PostSmallBlob(const std::string& what, std::string body, const std::string& digest) {
+    side_.Post([this, what, body = std::move(body), digest] {
+      return Annotate(WriteSmallBlob(content_, absl::StrCat("pull-", what, "-", store_->Unique()),
+                                     body, digest, {}, lease_),
+                      absl::StrCat("store ", what));
+    });
+  }
+  // Queues adding this repository to the source label of `digest` (see SideWrites).
+  void PostAddSource(const std::string& digest) {
+    side_.Post([this, digest] {
+      return Annotate(AddSource(content_, digest, SourceLabel(client_->host().host), ref_.path),
+                      absl::StrCat("label ", digest));
+    });
+  }
 
   images::ImageStore* const store_;
   images::ContentStore* const content_;
@@ -172,6 +254,8 @@ class PullJob {
   absl::Mutex mu_;
   absl::Status first_error_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> downloaded_ ABSL_GUARDED_BY(mu_);
+  // Last: destroyed (its thread joined) first, while everything its updates use still exists.
+  SideWrites side_;
 };
 
 absl::StatusOr<Descriptor> PullJob::PickPlatform(const FetchedManifest& index) {
@@ -214,8 +298,7 @@ absl::StatusOr<std::string> PullJob::FetchConfig(const Descriptor& config) {
     return absl::FailedPreconditionError(absl::StrCat(
         "image config ", config.digest(), ": digest mismatch: the registry sent other content"));
   }
-  BERTH_RETURN_IF_ERROR(WriteSmallBlob(content_, absl::StrCat("pull-config-", store_->Unique()),
-                                       resp.body, config.digest(), {}, lease_));
+  PostSmallBlob("config", resp.body, config.digest());
   return std::move(resp.body);
 }
 
@@ -226,6 +309,7 @@ WriterOr PullJob::OpenLayerWriter(const Descriptor& layer) {
 absl::Status PullJob::Download(const Descriptor& layer, WriterOr writer) {
   const std::string id = ShortId(layer.digest());
   if (absl::IsAlreadyExists(writer.status())) {
+    PostAddSource(layer.digest());
     progress_.Post(id, v1::TRANSFER_PHASE_DOWNLOAD_COMPLETE, "Download complete");
     return absl::OkStatus();
   }
@@ -302,6 +386,7 @@ absl::Status PullJob::Download(const Descriptor& layer, WriterOr writer) {
                      "content (", stored.status().message(), ")"));
   }
   BERTH_RETURN_IF_ERROR(stored.status(), absl::StrCat("store layer ", id));
+  PostAddSource(layer.digest());
   progress_.Post(id, v1::TRANSFER_PHASE_DOWNLOAD_COMPLETE, "Download complete");
   return absl::OkStatus();
 }
@@ -328,9 +413,12 @@ absl::Status PullJob::Extract(size_t i, const oci::Manifest& m,
                                                       diff_ids[i]));
   }
   if (layer.digest() != applied.digest()) {
-    BERTH_RETURN_IF_ERROR(content_->SetLabels(
-        layer.digest(), {{images::kUncompressedSizeLabel, absl::StrCat(applied.size())},
-                         {kUncompressedLabel, applied.digest()}}));
+    const std::string digest = layer.digest();
+    const images::Labels labels = {{images::kUncompressedSizeLabel, absl::StrCat(applied.size())},
+                                   {kUncompressedLabel, applied.digest()}};
+    side_.Post([this, digest, labels] {
+      return Annotate(content_->SetLabels(digest, labels), absl::StrCat("label ", digest));
+    });
   }
   absl::Status s = b.snapshots->Commit(chain[i], key, lease_);
   if (s.ok()) {
@@ -361,9 +449,9 @@ absl::Status PullJob::Transfer(const oci::Manifest& m, const std::vector<std::st
   for (size_t q = workers; q < queue.size(); ++q) {
     progress_.Post(ShortId(m.layers[queue[q]].digest()), v1::TRANSFER_PHASE_WAITING, "Waiting");
   }
-  // Every ingest is opened now, all at once and in the background: opening one costs the
-  // content store several synced file writes, which would otherwise delay each download's
-  // start, layer after layer, as slots free up.
+  // Every ingest is opened now, all at once and in the background: opening one costs a round
+  // trip and a synced metadata transaction (the lease's record of the ingest), which would
+  // otherwise delay each download's start, layer after layer, as slots free up.
   std::vector<WriterOr> writers;
   std::vector<absl::Notification> opened(n);
   writers.reserve(n);
@@ -438,7 +526,6 @@ absl::Status PullJob::Run() {
   const std::string tag_or_digest = ref_.digest.empty() ? ref_.tag : ref_.digest;
   BERTH_ASSIGN_OR_RETURN(reference::Reference record_ref, reference::ParseDockerRef(ref_.String()));
   const std::string record_name = record_ref.String();
-  const std::string host = client_->host().host;
 
   Emit(tag_or_digest, v1::TRANSFER_PHASE_UNSPECIFIED, absl::StrCat("Pulling from ", ref_.path));
   BERTH_ASSIGN_OR_RETURN(FetchedManifest top,
@@ -453,12 +540,12 @@ absl::Status PullJob::Run() {
     if (ok) (void)b.leases->Delete(lease_, false);
   };
 
-  BERTH_RETURN_IF_ERROR(WriteSmallBlob(content_, absl::StrCat("pull-manifest-", store_->Unique()),
-                                       top.body, top.descriptor.digest(), {}, lease_),
-                        "store manifest");
+  PostSmallBlob("manifest", top.body, top.descriptor.digest());
   Descriptor manifest_desc = top.descriptor;
   std::string manifest_body = top.body;
   if (oci::IsIndex(top.descriptor.media_type())) {
+    // PickPlatform labels the index, which must be stored by then.
+    BERTH_RETURN_IF_ERROR(side_.Wait());
     BERTH_ASSIGN_OR_RETURN(Descriptor pick, PickPlatform(top));
     BERTH_ASSIGN_OR_RETURN(FetchedManifest child,
                            client_->GetManifest(ref_.path, pick.digest(), familiar_name,
@@ -467,10 +554,7 @@ absl::Status PullJob::Run() {
       return absl::FailedPreconditionError(absl::StrCat(
           "manifest ", pick.digest(), ": unsupported media type ", child.descriptor.media_type()));
     }
-    BERTH_RETURN_IF_ERROR(
-        WriteSmallBlob(content_, absl::StrCat("pull-manifest-", store_->Unique()), child.body,
-                       child.descriptor.digest(), {}, lease_),
-        "store manifest");
+    PostSmallBlob("manifest", child.body, child.descriptor.digest());
     manifest_desc = child.descriptor;
     manifest_body = std::move(child.body);
   }
@@ -515,17 +599,26 @@ absl::Status PullJob::Run() {
         Emit(id, v1::TRANSFER_PHASE_PULLING_FS_LAYER, "Pulling fs layer");
       }
     }
+    // Source labels go on in the background (SideWrites): these documents now, each layer
+    // once it is stored (Download), those already present now.
+    std::vector<std::string> documents = {top.descriptor.digest()};
+    for (const std::string& d : {manifest_desc.digest(), m.config.digest()}) {
+      if (std::find(documents.begin(), documents.end(), d) == documents.end()) {
+        documents.push_back(d);
+      }
+    }
+    for (const std::string& d : documents) PostAddSource(d);
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      if (!download[i]) PostAddSource(m.layers[i].digest());
+    }
     BERTH_RETURN_IF_ERROR(Transfer(m, diff_ids, download, extract));
+    // Unpack reads the manifest: everything queued must be stored first.
+    BERTH_RETURN_IF_ERROR(side_.Wait());
     // Labels for garbage collection (and the checks) exactly as import and load set them.
     BERTH_RETURN_IF_ERROR(store_->Unpack(manifest_desc, lease_));
-    for (const auto& d : {top.descriptor.digest(), manifest_desc.digest(), m.config.digest()}) {
-      BERTH_RETURN_IF_ERROR(AddSource(content_, d, SourceLabel(host), ref_.path));
-    }
-    for (const auto& l : m.layers) {
-      BERTH_RETURN_IF_ERROR(AddSource(content_, l.digest(), SourceLabel(host), ref_.path));
-    }
     BERTH_RETURN_IF_ERROR(store_->SetName(record_name, top.descriptor), "name image");
   }
+  BERTH_RETURN_IF_ERROR(side_.Wait());  // up to date: the manifest written again, if it was gone
   ok = true;
   Emit("", v1::TRANSFER_PHASE_UNSPECIFIED, absl::StrCat("Digest: ", top.descriptor.digest()));
   Emit("", v1::TRANSFER_PHASE_UNSPECIFIED,

@@ -91,6 +91,10 @@ class GrpcBlobWriter final : public BlobWriter {
     return s;
   }
 
+  // Sends `data` in WRITEs of at most 1 MiB without waiting for each answer: the server
+  // answers every request, in order (proto Write rule 3), so the answers are collected
+  // later, keeping at most kMaxUnanswered requests ahead. A failed WRITE ends the stream with
+  // its status, which then surfaces from a later Write or from Commit.
   absl::Status Write(absl::string_view data) override {
     constexpr size_t kPiece = 1 << 20;
     while (!data.empty()) {
@@ -99,9 +103,10 @@ class GrpcBlobWriter final : public BlobWriter {
       req.set_action(contentpb::WRITE_ACTION_WRITE);
       req.set_offset(offset_);
       req.set_data(piece.data(), piece.size());
-      BERTH_RETURN_IF_ERROR(RoundTrip(req));
+      BERTH_RETURN_IF_ERROR(Send(req));
       offset_ += static_cast<int64_t>(piece.size());
       data.remove_prefix(piece.size());
+      while (unanswered_ > kMaxUnanswered) BERTH_RETURN_IF_ERROR(ReceiveOne());
     }
     return absl::OkStatus();
   }
@@ -150,11 +155,37 @@ class GrpcBlobWriter final : public BlobWriter {
   }
 
  private:
+  // WRITEs sent ahead of their answers: each holds a 1 MiB message in the transport. Enough
+  // for the server never to wait for the next message (it handles one at a time), few
+  // enough to bound memory.
+  static constexpr int kMaxUnanswered = 4;
+
+  // Sends `req` and waits for its answer and for every earlier one; `last_` is its answer.
   absl::Status RoundTrip(contentpb::WriteRequest& req) {
+    BERTH_RETURN_IF_ERROR(Send(req));
+    while (unanswered_ > 0) BERTH_RETURN_IF_ERROR(ReceiveOne());
+    return absl::OkStatus();
+  }
+
+  absl::Status Send(contentpb::WriteRequest& req) {
     if (!stream_open_) return absl::FailedPreconditionError("content write stream is closed");
     req.set_ref(ref_);
-    if (stream_->Write(req) && stream_->Read(&last_)) return absl::OkStatus();
+    if (!stream_->Write(req)) return StreamEnded();
+    ++unanswered_;
+    return absl::OkStatus();
+  }
+
+  // Reads the oldest answer still owed into `last_`.
+  absl::Status ReceiveOne() {
+    if (!stream_->Read(&last_)) return StreamEnded();
+    --unanswered_;
+    return absl::OkStatus();
+  }
+
+  // The server ended the stream (with the error of the request that failed) or it broke.
+  absl::Status StreamEnded() {
     stream_open_ = false;
+    unanswered_ = 0;
     absl::Status s = FromGrpc(stream_->Finish());
     if (s.ok()) s = absl::UnavailableError("content write stream ended early");
     return s;
@@ -169,6 +200,7 @@ class GrpcBlobWriter final : public BlobWriter {
       stream_;
   contentpb::WriteResponse last_;
   int64_t offset_ = 0;
+  int unanswered_ = 0;  // requests sent whose answers were not read yet
   bool stream_open_ = true;
   bool ingest_left_ = true;
 };
