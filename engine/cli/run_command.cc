@@ -6,6 +6,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <memory>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "engine/cli/container_commands.h"
 #include "engine/cli/registry_commands.h"
@@ -139,6 +142,63 @@ int StartContainer(Cli& cli, v1::Containers::Stub& stub, const std::string& id, 
   return StartFailureExitCode(st.error_message(), otherwise);
 }
 
+// A Wait registered before the relay begins (Docker's CLI does the same), so a fast exit is not
+// missed and the code it reports is the one berthd recorded: once it answers, `inspect` shows
+// the container exited too (the attach stream's own exit frame comes from the shim, earlier).
+class RegisteredWait {
+ public:
+  // Registers the wait; null with `*error` set when berthd refused it (e.g. no such container).
+  static std::unique_ptr<RegisteredWait> Register(v1::Containers::Stub& stub,
+                                                  const std::string& id,
+                                                  v1::WaitCondition condition,
+                                                  ::grpc::Status* error) {
+    std::unique_ptr<RegisteredWait> w(new RegisteredWait());
+    v1::WaitContainerRequest req;
+    req.set_id(id);
+    req.set_condition(condition);
+    w->reader_ = stub.Wait(&w->ctx_, req);
+    v1::WaitContainerResponse resp;
+    if (!w->reader_->Read(&resp) || !resp.has_registered()) {
+      ::grpc::Status st = w->reader_->Finish();
+      w->reader_.reset();
+      if (st.ok()) st = ::grpc::Status(::grpc::StatusCode::INTERNAL, "wait was not registered");
+      *error = st;
+      return nullptr;
+    }
+    return w;
+  }
+  ~RegisteredWait() { Cancel(); }
+
+  // Reads to the end: the exit code berthd reported (nullopt when none came), its error text in
+  // `*error`, and the call's status in `*status`.
+  std::optional<int> Result(std::string* error, ::grpc::Status* status) {
+    std::optional<int> code;
+    v1::WaitContainerResponse resp;
+    while (reader_->Read(&resp)) {
+      if (resp.has_exit()) {
+        code = resp.exit().exit_code();
+        *error = resp.exit().error();
+      }
+    }
+    *status = reader_->Finish();
+    reader_.reset();
+    return code;
+  }
+
+  // Gives up on the answer (detach, failed start).
+  void Cancel() {
+    if (reader_ == nullptr) return;
+    ctx_.TryCancel();
+    (void)reader_->Finish();
+    reader_.reset();
+  }
+
+ private:
+  RegisteredWait() = default;
+  ::grpc::ClientContext ctx_;
+  std::unique_ptr<::grpc::ClientReader<v1::WaitContainerResponse>> reader_;
+};
+
 class RunCreateCommand : public Command {
  public:
   explicit RunCreateCommand(bool run) : run_(run) {}
@@ -248,18 +308,12 @@ class RunCreateCommand : public Command {
 
   int RunAttached(Cli& cli, v1::Containers::Stub& stub, const std::string& id) {
     // Register the wait before starting so a fast exit is not missed.
-    ::grpc::ClientContext wait_ctx;
-    wait_ctx.set_wait_for_ready(false);
-    v1::WaitContainerRequest wreq;
-    wreq.set_id(id);
-    wreq.set_condition(opts_.rm ? v1::WAIT_CONDITION_REMOVED : v1::WAIT_CONDITION_NEXT_EXIT);
-    auto waiter = stub.Wait(&wait_ctx, wreq);
-    v1::WaitContainerResponse wresp;
-    if (!waiter->Read(&wresp) || !wresp.has_registered()) {
-      ::grpc::Status st = waiter->Finish();
-      if (st.ok()) st = ::grpc::Status(::grpc::StatusCode::INTERNAL, "wait was not registered");
+    ::grpc::Status refused;
+    std::unique_ptr<RegisteredWait> waiter = RegisteredWait::Register(
+        stub, id, opts_.rm ? v1::WAIT_CONDITION_REMOVED : v1::WAIT_CONDITION_NEXT_EXIT, &refused);
+    if (waiter == nullptr) {
       cli.err() << "berth: ";
-      cli.ReportError(st);
+      cli.ReportError(refused);
       return kExitRunError;
     }
 
@@ -276,30 +330,21 @@ class RunCreateCommand : public Command {
     };
     AttachOutcome out = AttachAndRelay(cli, stub, plan);
     if (out.detached || (!out.exited && out.exit_code != 0)) {
-      wait_ctx.TryCancel();
-      waiter->Finish();
+      waiter->Cancel();
       return out.exit_code;
     }
     // The exit code comes from Wait; with --rm it also returns only once the container is
     // gone.
-    int code = out.exit_code;
-    bool waited = false;
-    while (waiter->Read(&wresp)) {
-      if (wresp.has_exit()) {
-        code = wresp.exit().exit_code();
-        waited = true;
-        if (!wresp.exit().error().empty()) {
-          cli.err() << "berth: Error response from daemon: " << wresp.exit().error() << "\n";
-        }
-      }
-    }
-    ::grpc::Status st = waiter->Finish();
-    if (!waited && !st.ok() && !out.exited) {
+    std::string error;
+    ::grpc::Status st;
+    std::optional<int> code = waiter->Result(&error, &st);
+    if (!error.empty()) cli.err() << "berth: Error response from daemon: " << error << "\n";
+    if (!code.has_value() && !st.ok() && !out.exited) {
       cli.err() << "berth: ";
       cli.ReportError(st);
       return kExitRunError;
     }
-    return code;
+    return code.value_or(out.exit_code);
   }
 
   bool run_;
@@ -419,7 +464,14 @@ class AttachCommand : public Command {
     }
     plan.sig_proxy = sig_proxy_;
     plan.detach_keys = detach_keys_;
-    return AttachAndRelay(cli, *stub, plan).exit_code;
+    ::grpc::Status refused;
+    std::unique_ptr<RegisteredWait> waiter =
+        RegisteredWait::Register(*stub, c.id(), v1::WAIT_CONDITION_NEXT_EXIT, &refused);
+    AttachOutcome out = AttachAndRelay(cli, *stub, plan);
+    if (out.detached || !out.exited || waiter == nullptr) return out.exit_code;
+    std::string error;
+    ::grpc::Status st;
+    return waiter->Result(&error, &st).value_or(out.exit_code);
   }
 
  private:
