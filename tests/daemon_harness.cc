@@ -3,18 +3,22 @@
 #include <glob.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include <algorithm>
 #include <atomic>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "common/testing/busybox.h"
 #include "common/testing/runfiles.h"
 #include "common/testing/status_matchers.h"
@@ -168,18 +172,78 @@ absl::StatusOr<std::string> EngineEnv::ImportBusybox(const std::string& name) {
 }
 
 void EngineEnv::Stop() {
+  std::vector<std::string> cgroup_parents;
   if (bd_.has_value()) {
     // Remove what the test left, then stop the daemons: nothing may stay running.
     berth::testing::CommandResult ids = Berth({"ps", "-a", "-q"});
     for (absl::string_view id : absl::StrSplit(ids.output, '\n', absl::SkipEmpty())) {
       Berth({"rm", "-f", std::string(id)});
     }
+    cgroup_parents = bd_->cgroup_parents;
     (void)bd_->Stop();
     bd_.reset();
   }
   if (cd_.has_value()) {
     (void)cd_->Stop();
     cd_.reset();
+  }
+  if (dir_.has_value()) SweepLeftovers(cgroup_parents);
+}
+
+// A test that failed half-way (daemons killed, a peer unreachable) can leave containers behind
+// that `rm -f` could not remove. They live in this test's own cgroup parent and mount under its
+// own directory, so they are found by those (never by name), killed and unmounted, and the test
+// fails naming them: a passing test must not need this.
+void EngineEnv::SweepLeftovers(const std::vector<std::string>& cgroup_parents) {
+  std::vector<std::string> found;
+  for (const std::string& parent : cgroup_parents) {
+    glob_t g;
+    const std::string pattern = absl::StrCat("/sys/fs/cgroup/*", parent, "/*/cgroup.procs");
+    if (glob(pattern.c_str(), 0, nullptr, &g) != 0) continue;
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+      for (absl::string_view line :
+           absl::StrSplit(berth::testing::ReadFileOrEmpty(g.gl_pathv[i]), '\n',
+                          absl::SkipEmpty())) {
+        int pid = 0;
+        if (absl::SimpleAtoi(line, &pid) && pid > 1) {
+          found.push_back(absl::StrCat("pid ", pid, " in ", g.gl_pathv[i]));
+          kill(pid, SIGKILL);
+        }
+      }
+    }
+    globfree(&g);
+  }
+  // Mounts under the test's directory, deepest first.
+  std::vector<std::string> mounts;
+  const std::string root = dir_->path() + "/";
+  for (absl::string_view line : absl::StrSplit(berth::testing::ReadFileOrEmpty("/proc/self/mounts"),
+                                               '\n', absl::SkipEmpty())) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    if (f.size() > 1 && absl::StartsWith(f[1], root)) mounts.push_back(f[1]);
+  }
+  std::sort(mounts.begin(), mounts.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const std::string& m : mounts) {
+    found.push_back("mount " + m);
+    umount2(m.c_str(), MNT_DETACH);
+  }
+  if (!found.empty()) {
+    // Let the killed processes leave their cgroups, then remove the (now empty) groups.
+    absl::SleepFor(absl::Milliseconds(200));
+    for (const std::string& parent : cgroup_parents) {
+      glob_t g;
+      if (glob(absl::StrCat("/sys/fs/cgroup/*", parent, "/*").c_str(), GLOB_ONLYDIR, nullptr,
+               &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; ++i) rmdir(g.gl_pathv[i]);
+        globfree(&g);
+      }
+      if (glob(absl::StrCat("/sys/fs/cgroup/*", parent).c_str(), GLOB_ONLYDIR, nullptr, &g) ==
+          0) {
+        for (size_t i = 0; i < g.gl_pathc; ++i) rmdir(g.gl_pathv[i]);
+        globfree(&g);
+      }
+    }
+    ADD_FAILURE() << "the test left containers behind (swept): " << absl::StrJoin(found, "; ");
   }
 }
 

@@ -121,6 +121,7 @@ class EngineEnv {
   }
 
  private:
+  void SweepLeftovers(const std::vector<std::string>& cgroup_parents);
   Options options_;
   std::optional<berth::testing::TempDir> dir_;
   std::optional<RunningDaemon> cd_, bd_;
