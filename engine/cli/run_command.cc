@@ -199,6 +199,19 @@ class RegisteredWait {
   std::unique_ptr<::grpc::ClientReader<v1::WaitContainerResponse>> reader_;
 };
 
+// Relays `plan` and returns the exit code berthd recorded (see RegisteredWait), or the relay's
+// own outcome when detached or when no exit came.
+int RelayAndWait(Cli& cli, v1::Containers::Stub& stub, const AttachPlan& plan) {
+  ::grpc::Status refused;
+  std::unique_ptr<RegisteredWait> waiter =
+      RegisteredWait::Register(stub, plan.id, v1::WAIT_CONDITION_NEXT_EXIT, &refused);
+  AttachOutcome out = AttachAndRelay(cli, stub, plan);
+  if (out.detached || !out.exited || waiter == nullptr) return out.exit_code;
+  std::string error;
+  ::grpc::Status st;
+  return waiter->Result(&error, &st).value_or(out.exit_code);
+}
+
 class RunCreateCommand : public Command {
  public:
   explicit RunCreateCommand(bool run) : run_(run) {}
@@ -410,8 +423,7 @@ class StartCommand : public Command {
     plan.tty = c.config().tty();
     plan.detach_keys = detach_keys_;
     plan.start = [&] { return StartContainer(cli, *stub, c.id(), false, kExitFailure); };
-    AttachOutcome out = AttachAndRelay(cli, *stub, plan);
-    return out.exit_code;
+    return RelayAndWait(cli, *stub, plan);
   }
 
  private:
@@ -464,14 +476,7 @@ class AttachCommand : public Command {
     }
     plan.sig_proxy = sig_proxy_;
     plan.detach_keys = detach_keys_;
-    ::grpc::Status refused;
-    std::unique_ptr<RegisteredWait> waiter =
-        RegisteredWait::Register(*stub, c.id(), v1::WAIT_CONDITION_NEXT_EXIT, &refused);
-    AttachOutcome out = AttachAndRelay(cli, *stub, plan);
-    if (out.detached || !out.exited || waiter == nullptr) return out.exit_code;
-    std::string error;
-    ::grpc::Status st;
-    return waiter->Result(&error, &st).value_or(out.exit_code);
+    return RelayAndWait(cli, *stub, plan);
   }
 
  private:
