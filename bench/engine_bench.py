@@ -158,6 +158,7 @@ class Berth(Engine):
     def __init__(self, tmp):
         self.dir = os.path.join(tmp, "berth")
         os.makedirs(self.dir)
+        self.cgroup_parent = "/" + os.path.basename(tmp) + "-berth"  # removed at the end
         self.containerd_sock = os.path.join(self.dir, "containerd.sock")
         self.sock = os.path.join(self.dir, "berthd.sock")
         self.berth = berth_bin("engine/cli/berth")
@@ -193,7 +194,8 @@ class Berth(Engine):
         self.daemon = subprocess.Popen(
             [berth_bin("engine/berthd"), "--root", self.dir + "/root", "--exec-root",
              self.dir + "/exec", "--host", "unix://" + self.sock, "--containerd",
-             "unix://" + self.containerd_sock, "--metrics-addr", "127.0.0.1:0"],
+             "unix://" + self.containerd_sock, "--metrics-addr", "127.0.0.1:0",
+             "--cgroup_parent", self.cgroup_parent],
             stdout=log, stderr=log)
         wait_for_path(self.sock, self.daemon)
         while subprocess.run(self.cli("version"), stdout=subprocess.DEVNULL,
@@ -704,7 +706,7 @@ def main():
             except OSError:
                 pass
         unmount_all(tmp)
-        for e in (docker, podman):
+        for e in (berth, docker, podman):
             if e is not None:
                 for d in remove_cgroup_tree(e.cgroup_parent):
                     failures.append(f"cgroup not removable: {d}")
