@@ -498,7 +498,15 @@ absl::Status PullJob::Transfer(const oci::Manifest& m, const std::vector<std::st
         mu_.Await(absl::Condition(&ready));
         if (stop_.load()) break;
       }
-      if (!extract[i]) continue;
+      if (!extract[i]) {
+        // Downloaded, but its snapshot was already unpacked (the same diff under another
+        // digest, e.g. a local image pushed compressed): the layer is complete as it is.
+        if (download[i]) {
+          progress_.Post(ShortId(m.layers[i].digest()), v1::TRANSFER_PHASE_PULL_COMPLETE,
+                         "Pull complete", m.layers[i].size(), m.layers[i].size());
+        }
+        continue;
+      }
       absl::Status s = Extract(i, m, chain, diff_ids);
       if (!s.ok()) Fail(s);
     }
