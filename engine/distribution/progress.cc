@@ -51,6 +51,15 @@ bool ProgressQueue::Drained() {
   return closed_ && lines_.empty();
 }
 
+void ProgressQueue::Relay(const std::function<void()>& poll,
+                          const std::function<void(v1::TransferProgress)>& send) {
+  while (!Drained()) {
+    poll();
+    v1::TransferProgress p;
+    if (Next(&p, absl::Milliseconds(50))) send(std::move(p));
+  }
+}
+
 std::string ShortId(const std::string& digest) {
   size_t colon = digest.find(':');
   return digest.substr(colon == std::string::npos ? 0 : colon + 1, 12);

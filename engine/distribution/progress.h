@@ -35,6 +35,10 @@ class ProgressQueue {
   // and drained (see closed()).
   bool Next(v1::TransferProgress* p, absl::Duration timeout);
   bool Drained();
+  // The operation thread's loop: hands every line to `send` until the queue is closed and
+  // drained, calling `poll` between lines (at least every 50 ms), e.g. to notice cancellation.
+  void Relay(const std::function<void()>& poll,
+             const std::function<void(v1::TransferProgress)>& send);
 
  private:
   const absl::Duration min_interval_;

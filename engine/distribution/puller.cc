@@ -513,17 +513,15 @@ absl::Status PullJob::Transfer(const oci::Manifest& m, const std::vector<std::st
     progress_.Close();
   });
   // This thread relays the lines (the sink's contract) and watches for cancellation.
-  while (!progress_.Drained()) {
-    if (cancelled_.load() && !stop_.load()) {
-      Fail(absl::CancelledError("pull cancelled"));
-    }
-    v1::TransferProgress p;
-    if (progress_.Next(&p, absl::Milliseconds(50))) {
-      v1::PullImageResponse r;
-      *r.mutable_progress() = std::move(p);
-      out_(std::move(r));
-    }
-  }
+  progress_.Relay(
+      [&] {
+        if (cancelled_.load() && !stop_.load()) Fail(absl::CancelledError("pull cancelled"));
+      },
+      [&](v1::TransferProgress p) {
+        v1::PullImageResponse r;
+        *r.mutable_progress() = std::move(p);
+        out_(std::move(r));
+      });
   for (auto& t : threads) t.join();
   absl::MutexLock l(&mu_);
   return first_error_;

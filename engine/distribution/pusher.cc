@@ -371,15 +371,15 @@ absl::StatusOr<Descriptor> PushJob::PushManifest(const Descriptor& manifest,
     });
   }
   if (workers == 0) progress_.Close();
-  while (!progress_.Drained()) {
-    if (cancelled_.load() && !stop_.load()) Fail(absl::CancelledError("push cancelled"));
-    v1::TransferProgress p;
-    if (progress_.Next(&p, absl::Milliseconds(50))) {
-      v1::PushImageResponse r;
-      *r.mutable_progress() = std::move(p);
-      out_(std::move(r));
-    }
-  }
+  progress_.Relay(
+      [&] {
+        if (cancelled_.load() && !stop_.load()) Fail(absl::CancelledError("push cancelled"));
+      },
+      [&](v1::TransferProgress p) {
+        v1::PushImageResponse r;
+        *r.mutable_progress() = std::move(p);
+        out_(std::move(r));
+      });
   for (auto& t : threads) t.join();
   {
     absl::MutexLock l(&mu_);
