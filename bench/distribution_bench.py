@@ -289,37 +289,7 @@ def main():
                 r.stop()
             except Exception as err:  # keep cleaning up the others
                 failures.append(f"stop {r.name}: {err}")
-        for e in engines:
-            try:
-                e.stop()
-            except Exception as err:
-                failures.append(f"stop {e.name}: {err}")
-        for pid, cmd in eb.stray_processes(tmp):
-            failures.append(f"left running, killed: {pid} {cmd}")
-            try:
-                os.kill(pid, signal.SIGKILL)  # started by our daemons (named our temp dir)
-            except OSError:
-                pass
-        eb.unmount_all(tmp)
-        for e in engines:
-            if e.name == "docker":
-                for d in eb.remove_cgroup_tree(e.cgroup_parent):
-                    failures.append(f"cgroup not removable: {d}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        for d in host_dirs:
-            try:
-                os.rmdir(d)
-            except FileNotFoundError:
-                pass
-            except OSError as err:
-                failures.append(f"{d} left behind: {err}")
-        if os.path.exists(tmp):
-            failures.append(f"{tmp} not fully removed")
-        if failures:
-            print(f"\n== {len(failures)} failure(s):")
-            for f in failures[:40]:
-                print("  " + f)
-
+        eb.clean_up(tmp, engines, host_dirs, failures)
 
 if __name__ == "__main__":
     main()

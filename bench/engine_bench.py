@@ -517,6 +517,45 @@ def stray_processes(tmp):
     return out
 
 
+def clean_up(tmp, engines, host_dirs, failures):
+    """Stops `engines` and removes everything they and the benchmark made under `tmp` (plus
+    `host_dirs`, created by dockerd and absent before), then prints `failures` and whatever was
+    left behind. Used by the other benchmarks that start these engines too."""
+    for e in engines:
+        try:
+            e.stop()
+        except Exception as err:  # keep cleaning up the others
+            failures.append(f"stop {e.name}: {err}")
+    # Shims outliving their manager would still hold mounts: report them and end them (we
+    # started them, through our daemons: their command lines name our temp dir).
+    for pid, cmd in stray_processes(tmp):
+        failures.append(f"left running, killed: {pid} {cmd}")
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    unmount_all(tmp)
+    for e in engines:
+        for d in remove_cgroup_tree(e.cgroup_parent):
+            failures.append(f"cgroup not removable: {d}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for d in host_dirs:
+        try:
+            os.rmdir(d)
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            failures.append(f"{d} left behind: {err}")
+    if os.path.exists(tmp):
+        failures.append(f"{tmp} not fully removed")
+    if failures:
+        print(f"\n== {len(failures)} failure(s):")
+        for f in failures[:40]:
+            print("  " + f)
+        if len(failures) > 40:
+            print(f"  ... and {len(failures) - 40} more")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20, help="sequential run --rm per engine")
@@ -691,42 +730,7 @@ def main():
             print(goal("RSS berth/docker", rss["berth"] / rss["docker"], 0.5))
     finally:
         print(f"\n  load average at end {os.getloadavg()[0]:.2f}")
-        for e in engines:
-            try:
-                e.stop()
-            except Exception as err:  # keep cleaning up the others
-                failures.append(f"stop {e.name}: {err}")
-        # Shims outliving their manager would still hold mounts: report them and end them (we
-        # started them, through our daemons: their command lines name our temp dir).
-        strays = stray_processes(tmp)
-        for pid, cmd in strays:
-            failures.append(f"left running, killed: {pid} {cmd}")
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        unmount_all(tmp)
-        for e in (berth, docker, podman):
-            if e is not None:
-                for d in remove_cgroup_tree(e.cgroup_parent):
-                    failures.append(f"cgroup not removable: {d}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        for d in host_dirs:
-            try:
-                os.rmdir(d)
-            except FileNotFoundError:
-                pass
-            except OSError as err:
-                failures.append(f"{d} left behind: {err}")
-        if os.path.exists(tmp):
-            failures.append(f"{tmp} not fully removed")
-        if failures:
-            print(f"\n== {len(failures)} failure(s):")
-            for f in failures[:40]:
-                print("  " + f)
-            if len(failures) > 40:
-                print(f"  ... and {len(failures) - 40} more")
-
+        clean_up(tmp, engines, host_dirs, failures)
 
 if __name__ == "__main__":
     main()
