@@ -3,13 +3,11 @@
 #include <glob.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 
-#include <algorithm>
 #include <atomic>
 
 #include "absl/strings/match.h"
@@ -20,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/testing/busybox.h"
+#include "common/testing/leftovers.h"
 #include "common/testing/runfiles.h"
 #include "common/testing/status_matchers.h"
 #include "gtest/gtest.h"
@@ -213,35 +212,14 @@ void EngineEnv::SweepLeftovers(const std::vector<std::string>& cgroup_parents) {
     }
     globfree(&g);
   }
-  // Mounts under the test's directory, deepest first.
-  std::vector<std::string> mounts;
-  const std::string root = dir_->path() + "/";
-  for (absl::string_view line : absl::StrSplit(berth::testing::ReadFileOrEmpty("/proc/self/mounts"),
-                                               '\n', absl::SkipEmpty())) {
-    std::vector<std::string> f = absl::StrSplit(line, ' ');
-    if (f.size() > 1 && absl::StartsWith(f[1], root)) mounts.push_back(f[1]);
-  }
-  std::sort(mounts.begin(), mounts.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-  for (const std::string& m : mounts) {
+  for (const std::string& m : berth::testing::UnmountLeftovers(dir_->path())) {
     found.push_back("mount " + m);
-    umount2(m.c_str(), MNT_DETACH);
   }
   if (!found.empty()) {
     // Let the killed processes leave their cgroups, then remove the (now empty) groups.
     absl::SleepFor(absl::Milliseconds(200));
     for (const std::string& parent : cgroup_parents) {
-      glob_t g;
-      if (glob(absl::StrCat("/sys/fs/cgroup/*", parent, "/*").c_str(), GLOB_ONLYDIR, nullptr,
-               &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; ++i) rmdir(g.gl_pathv[i]);
-        globfree(&g);
-      }
-      if (glob(absl::StrCat("/sys/fs/cgroup/*", parent).c_str(), GLOB_ONLYDIR, nullptr, &g) ==
-          0) {
-        for (size_t i = 0; i < g.gl_pathc; ++i) rmdir(g.gl_pathv[i]);
-        globfree(&g);
-      }
+      (void)berth::testing::RemoveCgroupParent(parent);
     }
     ADD_FAILURE() << "the test left containers behind (swept): " << absl::StrJoin(found, "; ");
   }

@@ -2,10 +2,8 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <glob.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,12 +22,15 @@
 #include "absl/strings/strip.h"
 #include "common/fs/atomic_file.h"
 #include "common/fs/fs.h"
-#include "common/mount/mount.h"
 #include "common/status/status_macros.h"
 #include "common/testing/http_get.h"
+#include "common/testing/leftovers.h"
 
 namespace berth::tests::interop {
 namespace {
+
+using ::berth::testing::RemoveCgroupParent;
+using ::berth::testing::UnmountLeftovers;
 
 using berth::testing::ChildProcess;
 using berth::testing::ReadFileOrEmpty;
@@ -65,33 +66,6 @@ absl::Status TerminateChild(ChildProcess& child, const std::string& name, absl::
   child.Wait(absl::Seconds(10)).IgnoreError();
   return absl::InternalError(absl::StrCat(name, " did not exit within ",
                                           absl::FormatDuration(timeout), " of SIGTERM: killed"));
-}
-
-// Unmounts whatever is still mounted at or under `dir`; returns what was there.
-std::vector<std::string> UnmountLeftovers(const std::string& dir) {
-  absl::StatusOr<std::vector<std::string>> left = MountsUnder(dir);
-  if (!left.ok() || left->empty()) return {};
-  berth::mount_util::UnmountAll(dir, MNT_DETACH).IgnoreError();
-  return *left;
-}
-
-// Removes cgroup directory `path` and everything under it, deepest first. The directories below
-// `path` that existed, and any that could not be removed, go to `left`.
-void RemoveCgroupTree(const std::string& path, bool is_parent, std::vector<std::string>& left) {
-  if (DIR* d = opendir(path.c_str())) {
-    std::vector<std::string> children;
-    while (dirent* e = readdir(d)) {
-      if (e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-        children.push_back(absl::StrCat(path, "/", e->d_name));
-      }
-    }
-    closedir(d);
-    for (const std::string& child : children) RemoveCgroupTree(child, false, left);
-  }
-  if (!is_parent) left.push_back(path);
-  if (rmdir(path.c_str()) != 0 && errno != ENOENT) {
-    left.push_back(absl::StrCat(path, " (rmdir: ", strerror(errno), ")"));
-  }
 }
 
 // PIDs of containerd shims serving the containerd at `socket` (their "-address" argument).
@@ -139,8 +113,6 @@ absl::Status WaitUntilReady(ChildProcess& child, const std::string& name, const 
   }
   return absl::OkStatus();
 }
-
-bool IsOctal(char c) { return c >= '0' && c <= '7'; }
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -210,33 +182,6 @@ absl::StatusOr<ToolRun> RunSkopeo(const std::string& work_dir, const std::vector
   std::vector<std::string> argv = {kSkopeoBin, "--policy", policy};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunTool(argv, timeout, {"HOME=" + work_dir, "XDG_RUNTIME_DIR=" + work_dir});
-}
-
-absl::StatusOr<std::vector<std::string>> MountsUnder(const std::string& dir) {
-  absl::StatusOr<std::string> info = fs::ReadFile("/proc/self/mountinfo");
-  if (!info.ok()) return info.status();
-  const std::string prefix = std::string(absl::StripSuffix(dir, "/")) + "/";
-  std::vector<std::string> found;
-  for (absl::string_view line : absl::StrSplit(*info, '\n', absl::SkipEmpty())) {
-    // mountinfo: id parent major:minor root mount-point options ... (proc(5)).
-    std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
-    if (fields.size() < 5) continue;
-    std::string point;
-    const absl::string_view raw = fields[4];
-    for (size_t i = 0; i < raw.size(); ++i) {
-      // Octal escapes for space, tab, newline and backslash: \040, \011, \012, \134.
-      if (raw[i] == '\\' && i + 3 < raw.size() && IsOctal(raw[i + 1]) && IsOctal(raw[i + 2]) &&
-          IsOctal(raw[i + 3])) {
-        point.push_back(static_cast<char>((raw[i + 1] - '0') * 64 + (raw[i + 2] - '0') * 8 +
-                                          (raw[i + 3] - '0')));
-        i += 3;
-      } else {
-        point.push_back(raw[i]);
-      }
-    }
-    if (point + "/" == prefix || absl::StartsWith(point, prefix)) found.push_back(point);
-  }
-  return found;
 }
 
 absl::StatusOr<int> PickFreePort() {
@@ -415,15 +360,7 @@ absl::Status DockerdProcess::Stop(absl::Duration timeout) {
   }
   // The parent is made by dockerd and stays after its containers are gone (like /docker); anything
   // below it is a container cgroup that was not cleaned up.
-  std::vector<std::string> cgroups_left;
-  glob_t g;
-  if (glob(absl::StrCat("/sys/fs/cgroup/*", cgroup_parent_).c_str(), GLOB_ONLYDIR, nullptr, &g) ==
-      0) {
-    for (size_t i = 0; i < g.gl_pathc; ++i) RemoveCgroupTree(g.gl_pathv[i], true, cgroups_left);
-    globfree(&g);
-  }
-  const std::string v2 = "/sys/fs/cgroup" + cgroup_parent_;
-  if (Exists(v2)) RemoveCgroupTree(v2, true, cgroups_left);
+  const std::vector<std::string> cgroups_left = RemoveCgroupParent(cgroup_parent_);
   if (!cgroups_left.empty()) {
     problems.push_back(absl::StrCat("cgroups left: ", absl::StrJoin(cgroups_left, " ")));
   }

@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/testing/child_process.h"
+#include "common/testing/leftovers.h"
 #include "common/testing/temp_dir.h"
 
 namespace berth::tests::interop {
@@ -73,9 +74,8 @@ absl::StatusOr<ToolRun> RunTool(const std::vector<std::string>& argv,
 absl::StatusOr<ToolRun> RunSkopeo(const std::string& work_dir, const std::vector<std::string>& args,
                                   absl::Duration timeout = absl::Seconds(120));
 
-// Mount points at or under `dir` (from /proc/self/mountinfo, octal escapes decoded), in mount
-// order. What `mount | grep <dir>` shows, for the tests' final check.
-absl::StatusOr<std::vector<std::string>> MountsUnder(const std::string& dir);
+// Mount points at or under a directory (common/testing/leftovers.h), for the tests' final check.
+using ::berth::testing::MountsUnder;
 
 // A loopback TCP port that was free a moment ago (bound to port 0, then released). For tools that
 // cannot listen on port 0 themselves; another process may take it first, so callers retry.
