@@ -9,6 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/synchronization/mutex.h"
+#include "common/daemon/memory.h"
 #include "common/daemon/daemon.h"
 #include "common/fs/fs.h"
 #include "common/init/init.h"
@@ -166,6 +167,7 @@ int main(int argc, char** argv) {
   // and unlock then updates a process-wide lock graph under a global spinlock (GraphCycles was
   // a visible share of the daemon's CPU under 20 concurrent activations). Tests keep it on.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  berth::daemon::TuneMallocForStreaming();
   absl::Status s = Run();
   if (!s.ok()) {
     LOG(ERROR) << "berth-containerd: " << s.message();

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "berth/containerd/events/v1/payloads.pb.h"
+#include "common/daemon/memory.h"
 #include "common/grpc/status_mapping.h"
 #include "common/status/status_macros.h"
 #include "containerd/filters/filter.h"
@@ -111,7 +112,10 @@ class ReadReactor final : public ::grpc::ServerWriteReactor<v1::ReadResponse> {
     }
     Next();
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    berth::daemon::TrimSoon();  // a layer's worth of buffers may have gone through
+    delete this;
+  }
 
  private:
   absl::Status Open(NamespacedStore& store, const ::grpc::ServerContextBase& ctx,
@@ -215,7 +219,10 @@ class WriteReactor final : public ::grpc::ServerBidiReactor<v1::WriteRequest, v1
     StartRead(&req_);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    berth::daemon::TrimSoon();  // a layer's worth of buffers may have gone through
+    delete this;
+  }
 
  private:
   absl::Status Handle() {

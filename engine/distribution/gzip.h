@@ -23,9 +23,10 @@ struct GzipOptions {
 };
 
 // Compresses the bytes `next` yields (false at the end) and hands the gzip stream to `out`
-// in order. Errors from either callback are returned as they are.
+// in order, in pieces `out` may keep (so an upload queue need not copy them). Errors from
+// either callback are returned as they are.
 absl::Status GzipCompress(const std::function<absl::StatusOr<bool>(std::string*)>& next,
-                          const std::function<absl::Status(absl::string_view)>& out,
+                          const std::function<absl::Status(std::string&&)>& out,
                           const GzipOptions& options = {});
 
 }  // namespace berth::engine::distribution

@@ -71,14 +71,14 @@ class ChunkQueue {
   explicit ChunkQueue(size_t capacity) : capacity_(capacity) {}
 
   // Producer. Blocks while the queue is full; Cancelled once the consumer has given up.
-  absl::Status Push(absl::string_view data) {
+  absl::Status Push(std::string&& data) {
     absl::MutexLock l(&mu_);
     auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return chunks_.size() < capacity_ || abandoned_;
     };
     mu_.Await(absl::Condition(&room));
     if (abandoned_) return absl::CancelledError("upload stopped");
-    chunks_.emplace_back(data);
+    chunks_.push_back(std::move(data));
     return absl::OkStatus();
   }
   // Producer: no more data; `end` is OK or why the data stops short.
@@ -185,6 +185,7 @@ class PushJob {
   std::string lease_;
   ProgressQueue progress_;
   std::atomic<bool> stop_{false};
+  std::atomic<int> compressing_{0};  // layers in CompressAndUpload
   absl::Mutex mu_;
   absl::Status first_error_ ABSL_GUARDED_BY(mu_);
 };
@@ -247,6 +248,14 @@ absl::StatusOr<std::pair<std::string, int64_t>> PushJob::CompressAndUpload(
                          content_->OpenReader(layer.digest()));
   ChunkQueue queue(kQueuedBlocks);
   digest::Sha256Hasher hasher;
+  // Layers compressed side by side already keep the CPUs busy: each gets its share of them
+  // rather than all of them (more threads than CPUs only adds switches and thread starts).
+  GzipOptions gzip = gzip_;
+  const int compressing = compressing_.fetch_add(1) + 1;
+  absl::Cleanup done_compressing = [this] { compressing_.fetch_sub(1); };
+  if (gzip.threads <= 0) {
+    gzip.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / compressing);
+  }
   int64_t consumed = 0;
   // Compression runs on its own thread (and GzipCompress on more) while this one uploads.
   std::thread compressor([&] {
@@ -261,11 +270,11 @@ absl::StatusOr<std::pair<std::string, int64_t>> PushJob::CompressAndUpload(
           }
           return more;
         },
-        [&](absl::string_view data) {
+        [&](std::string&& data) {
           hasher.Update(data);
-          return queue.Push(data);
+          return queue.Push(std::move(data));
         },
-        gzip_);
+        gzip);
     queue.Close(Annotate(s, absl::StrCat("compress layer ", layer.digest())));
   });
   absl::StatusOr<std::string> next = client_->PatchUpload(
@@ -340,6 +349,13 @@ absl::StatusOr<Descriptor> PushJob::PushManifest(const Descriptor& manifest,
   }
   size_t next = 0;
   size_t done = 0;
+  // The config goes up beside the layers (nothing refers to it before the manifest), so the
+  // push does not end with three more round trips after the last layer.
+  std::thread config([&] {
+    if (absl::Status s = PushBlob(m.config, "", false); !s.ok()) {
+      Fail(Annotate(s, "push image config"));
+    }
+  });
   std::vector<std::thread> threads;
   for (size_t w = 0; w < workers; ++w) {
     threads.emplace_back([&] {
@@ -381,12 +397,12 @@ absl::StatusOr<Descriptor> PushJob::PushManifest(const Descriptor& manifest,
         out_(std::move(r));
       });
   for (auto& t : threads) t.join();
+  config.join();
   {
     absl::MutexLock l(&mu_);
     BERTH_RETURN_IF_ERROR(first_error_);
   }
   if (cancelled_.load()) return absl::CancelledError("push cancelled");
-  BERTH_RETURN_IF_ERROR(PushBlob(m.config, "", false), "push image config");
 
   // The manifest as pushed: the same document unless layers were compressed on the way.
   std::string body = raw;

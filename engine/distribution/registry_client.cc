@@ -196,6 +196,12 @@ absl::Status RegistryClient::Ping(const std::atomic<bool>* cancelled) {
     absl::MutexLock l(&mu_);
     if (!base_.empty()) return absl::OkStatus();
   }
+  // One ping at a time: a push's parallel uploads all start here, and should share one.
+  absl::MutexLock ping(&ping_mu_);
+  {
+    absl::MutexLock l(&mu_);
+    if (!base_.empty()) return absl::OkStatus();
+  }
   std::vector<std::string> schemes = {"https"};
   if (host_.allow_http) schemes.push_back("http");
   absl::Status last;

@@ -122,6 +122,7 @@ class RegistryClient {
   HttpClient* const http_;
   const HostConfig host_;
   Authorizer auth_;
+  absl::Mutex ping_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Mutex mu_;
   std::string base_ ABSL_GUARDED_BY(mu_);  // "https://host" once pinged
 };

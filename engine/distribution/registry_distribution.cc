@@ -1,8 +1,10 @@
 #include "engine/distribution/registry_distribution.h"
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/daemon/memory.h"
 #include "common/digest/hasher.h"
 #include "common/status/status_macros.h"
 #include "engine/distribution/http_client.h"
@@ -39,11 +41,13 @@ class RegistryDistribution final : public images::Distribution {
 
   absl::Status Pull(const v1::PullImageRequest& req, const PullSink& out,
                     const std::atomic<bool>& cancelled) override {
+    absl::Cleanup trim = [] { berth::daemon::TrimSoon(); };  // the layers' buffers are free now
     return puller_.Pull(req, out, cancelled);
   }
 
   absl::Status Push(const v1::PushImageRequest& req, const PushSink& out,
                     const std::atomic<bool>& cancelled) override {
+    absl::Cleanup trim = [] { berth::daemon::TrimSoon(); };
     return pusher_.Push(req, out, cancelled);
   }
 

@@ -21,6 +21,7 @@
 #include "common/digest/digest.h"
 #include "common/fs/atomic_file.h"
 #include "common/fs/fs.h"
+#include "common/testing/certs.h"
 #include "common/testing/child_process.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
@@ -232,12 +233,19 @@ absl::Status Push(images::Distribution& d, const std::string& ref, Lines* lines,
 // Debian's docker-registry 2.8 on a loopback port with its own root.
 class DockerRegistry {
  public:
+  // With `tls_cert`/`tls_key` (PEM files) it serves HTTPS only.
   static absl::StatusOr<std::unique_ptr<DockerRegistry>> Start(const std::string& dir,
-                                                               const std::string& htpasswd = "") {
+                                                               const std::string& htpasswd = "",
+                                                               const std::string& tls_cert = "",
+                                                               const std::string& tls_key = "") {
     auto r = std::unique_ptr<DockerRegistry>(new DockerRegistry);
     std::string config = absl::StrCat("version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n"
                                       "    rootdirectory: ", dir, "/data\n  delete:\n    enabled: true\n"
                                       "http:\n  addr: 127.0.0.1:0\n");
+    if (!tls_cert.empty()) {
+      absl::StrAppend(&config, "  tls:\n    certificate: ", tls_cert, "\n    key: ", tls_key,
+                      "\n");
+    }
     if (!htpasswd.empty()) {
       absl::StrAppend(&config, "auth:\n  htpasswd:\n    realm: berth-test\n    path: ", htpasswd,
                       "\n");
@@ -257,7 +265,7 @@ class DockerRegistry {
           size_t at = log.find("listening on 127.0.0.1:");
           if (at == std::string::npos) return false;
           at += strlen("listening on ");
-          size_t end = log.find('"', at);
+          size_t end = log.find_first_of("\",", at);  // "..., tls" when serving TLS
           r->address_ = log.substr(at, end - at);
           return true;
         },
@@ -544,6 +552,46 @@ Served Serve(BuiltImage img) {
   absl::MutexLock l(&r->mu_);
   r->address_ = s.server->address();
   return s;
+}
+
+TEST_F(DistributionTest, TlsRegistryTrustedThroughCertsDir) {
+  if (!HaveDockerRegistry() || access(berth::testing::kOpensslCli, X_OK) != 0) {
+    GTEST_SKIP() << "docker-registry or openssl not installed";
+  }
+  const std::string d = dir_->path();
+  ASSERT_THAT(berth::testing::MakeCaAndServerCert(d, "berth distribution test CA"), IsOk());
+  absl::StatusOr<std::unique_ptr<DockerRegistry>> reg =
+      DockerRegistry::Start(d, "", d + "/server.crt", d + "/server.key");
+  ASSERT_THAT(reg.status(), IsOk());
+  const std::string host = (*reg)->address();
+  const std::string ref = host + "/tls/app:1";
+
+  Local src;
+  BuiltImage img = BuildImage({LayerTar("a", RandomBytes(200000, 7))}, false);
+  StoreImage(src, img, ref);
+  // Not trusted yet (the CA is in no certs.d dir; the system roots do not know it): refused,
+  // and the plain-http fallback loopback registries get does not reach a TLS-only server.
+  Lines refused;
+  EXPECT_FALSE(Push(*New(src), ref, &refused).ok());
+
+  auto ca = fs::ReadFile(d + "/ca.crt");
+  ASSERT_THAT(ca, IsOk());
+  ASSERT_THAT(fs::MakeDirs(options_.certs_dir + "/" + host, 0700), IsOk());
+  ASSERT_THAT(fs::WriteFileAtomically(options_.certs_dir + "/" + host + "/ca.crt", *ca, 0600),
+              IsOk());
+  Lines pushed;
+  ASSERT_THAT(Push(*New(src), ref, &pushed), IsOk());
+  ASSERT_EQ(pushed.pushed.size(), 1u);
+
+  // Twice, so the second pull's connections verify against the store the first one built.
+  for (int i = 0; i < 2; ++i) {
+    Local dst;
+    Lines pulled;
+    ASSERT_THAT(Pull(*New(dst), ref, &pulled), IsOk()) << i;
+    absl::StatusOr<images::ImageRecord> got = dst.fake.backend().images->Get(ref);
+    ASSERT_THAT(got.status(), IsOk());
+    EXPECT_EQ(got->target.digest(), pushed.pushed[0].digest());
+  }
 }
 
 TEST_F(DistributionTest, TamperedLayerFailsAndLeavesNoImage) {

@@ -20,6 +20,7 @@
 #include "common/digest/digest.h"
 #include "common/fs/atomic_file.h"
 #include "common/fs/fs.h"
+#include "common/testing/certs.h"
 #include "common/testing/child_process.h"
 #include "common/testing/status_matchers.h"
 #include "common/testing/temp_dir.h"
@@ -38,7 +39,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using Json = nlohmann::json;
 
-constexpr char kOpenssl[] = "/usr/bin/openssl";
 constexpr char kSkopeo[] = "/usr/bin/skopeo";
 // bcrypt ($2y$, as `htpasswd -B` writes) of "pw".
 constexpr char kPwHash[] = "$2y$05$k2hgroof7v3SnwWSSEGJt.N/ikcSLUxPSrb5x2zcC70YekOLCJNWa";
@@ -88,30 +88,16 @@ class RegistryAuthTest : public ::testing::Test {
     registry_.emplace(std::move(*r));
   }
 
-  // Runs the openssl CLI in the test's dir; fails the test when it fails.
+  // Runs the openssl CLI; fails the test when it fails.
   void Openssl(std::vector<std::string> args) {
-    args.insert(args.begin(), kOpenssl);
-    auto r = RunCommand(args, absl::Seconds(60));
-    ASSERT_THAT(r, IsOk());
-    ASSERT_TRUE(r->Succeeded()) << r->output;
+    ASSERT_THAT(berth::testing::RunOpenssl(args), IsOk());
   }
 
   // ca.crt/ca.key (EC CA) and server.crt/server.key (EC, SAN IP:127.0.0.1) in the test dir;
   // also certs/ca.crt, the layout skopeo's --dest-cert-dir wants.
   void MakeCertificates() {
     const std::string d = dir_->path();
-    Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", d + "/ca.key", "-out", d + "/ca.crt", "-days", "1", "-subj",
-             "/CN=berth test CA"});
-    Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-             d + "/server.key", "-out", d + "/server.csr", "-subj", "/CN=127.0.0.1"});
-    ASSERT_THAT(
-        fs::WriteFileAtomically(d + "/ext.cnf",
-                                "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n", 0600),
-        IsOk());
-    Openssl({"x509", "-req", "-in", d + "/server.csr", "-CA", d + "/ca.crt", "-CAkey",
-             d + "/ca.key", "-CAcreateserial", "-CAserial", d + "/ca.srl", "-out",
-             d + "/server.crt", "-days", "1", "-extfile", d + "/ext.cnf"});
+    ASSERT_THAT(berth::testing::MakeCaAndServerCert(d, "berth test CA"), IsOk());
     ASSERT_THAT(fs::MakeDirs(d + "/certs", 0700), IsOk());
     auto ca = fs::ReadFile(d + "/ca.crt");
     ASSERT_THAT(ca, IsOk());
