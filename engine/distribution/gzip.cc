@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -20,6 +21,7 @@ struct SamplerDeleter {
 struct Block {
   std::string in;
   std::string out;
+  bool stored = false;  // `in` goes out as stored blocks; `out` is unused
   uLong crc = 0;
   absl::Status status;
   // WorthDeflating's compressor, made once per block slot and kept across rounds.
@@ -60,30 +62,16 @@ bool WorthDeflating(Block* b, int level) {
   return shrinking * 2 >= kSamples;
 }
 
-// `b->in` as deflate stored blocks (RFC 1951 section 3.2.4: BTYPE 00, then LEN and its one's
-// complement NLEN, then the bytes), written here rather than by zlib: a single copy, no
-// compressor state to set up. Starts and ends on a byte boundary, like DeflateBlock.
-void StoreBlock(Block* b) {
-  constexpr size_t kMaxStored = 65535;
-  b->out.clear();
-  b->out.reserve(b->in.size() + (b->in.size() / kMaxStored + 1) * 5);
-  for (size_t at = 0; at < b->in.size(); at += kMaxStored) {
-    const size_t n = std::min(kMaxStored, b->in.size() - at);
-    const char head[5] = {0,  // BFINAL 0, BTYPE 00; the rest of the byte is padding
-                          static_cast<char>(n & 0xff), static_cast<char>(n >> 8),
-                          static_cast<char>(~n & 0xff), static_cast<char>((~n >> 8) & 0xff)};
-    b->out.append(head, sizeof(head));
-    b->out.append(b->in, at, n);
-  }
-}
-
 // Raw deflate of one block ending with a sync flush (byte aligned, not final), so blocks
 // made independently concatenate into one valid deflate stream.
 void DeflateBlock(Block* b, int level) {
   // libdeflate's CRC-32 folds with carry-less multiplies: ~10x zlib's table-driven one, which
   // was a fifth of a push's CPU for incompressible layers.
   b->crc = libdeflate_crc32(0, b->in.data(), b->in.size());
-  if (!WorthDeflating(b, level)) return StoreBlock(b);
+  // Otherwise stored blocks (RFC 1951 section 3.2.4), framed by GzipPiece as they are read:
+  // like deflate's output here, they start and end on a byte boundary.
+  b->stored = !WorthDeflating(b, level);
+  if (b->stored) return;
   z_stream zs{};
   if (deflateInit2(&zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     b->status = absl::InternalError("deflateInit2 failed");
@@ -102,21 +90,72 @@ void DeflateBlock(Block* b, int level) {
   deflateEnd(&zs);
 }
 
+// Stored deflate blocks hold at most this many bytes, after a 5-byte header.
+constexpr size_t kMaxStored = 65535;
+constexpr size_t kStoredHeader = 5;
+
 void PutLE32(std::string* s, uint32_t v) {
   for (int i = 0; i < 4; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
 }  // namespace
 
+size_t GzipPiece::size() const {
+  if (!stored) return bytes.size();
+  return bytes.size() + (bytes.size() + kMaxStored - 1) / kMaxStored * kStoredHeader;
+}
+
+size_t GzipPiece::Read(size_t at, char* out, size_t max) const {
+  if (!stored) {
+    if (at >= bytes.size()) return 0;
+    const size_t n = std::min(max, bytes.size() - at);
+    std::memcpy(out, bytes.data() + at, n);
+    return n;
+  }
+  constexpr size_t kFramed = kStoredHeader + kMaxStored;
+  size_t done = 0;
+  while (done < max) {
+    const size_t block = at / kFramed;
+    const size_t start = block * kMaxStored;  // of the block's bytes in `bytes`
+    if (start >= bytes.size()) break;
+    const size_t len = std::min(kMaxStored, bytes.size() - start);
+    size_t off = at % kFramed;
+    if (off < kStoredHeader) {
+      // BFINAL 0 and BTYPE 00 (the rest of the first byte is padding), LEN, NLEN.
+      const char head[kStoredHeader] = {
+          0, static_cast<char>(len & 0xff), static_cast<char>(len >> 8),
+          static_cast<char>(~len & 0xff), static_cast<char>((~len >> 8) & 0xff)};
+      const size_t n = std::min(max - done, kStoredHeader - off);
+      std::memcpy(out + done, head + off, n);
+      done += n;
+      at += n;
+      continue;
+    }
+    off -= kStoredHeader;
+    if (off >= len) break;  // the end of the last (short) block
+    const size_t n = std::min(max - done, len - off);
+    std::memcpy(out + done, bytes.data() + start + off, n);
+    done += n;
+    at += n;
+  }
+  return done;
+}
+
+void GzipPiece::AppendTo(std::string* out) const {
+  const size_t from = out->size();
+  out->resize(from + size());
+  Read(0, out->data() + from, size());
+}
+
 absl::Status GzipCompress(const std::function<absl::StatusOr<bool>(std::string*)>& next,
-                          const std::function<absl::Status(std::string&&)>& out,
+                          const std::function<absl::Status(GzipPiece&&)>& out,
                           const GzipOptions& options) {
   int threads = options.threads > 0 ? options.threads
                                     : static_cast<int>(std::thread::hardware_concurrency());
   if (threads < 1) threads = 1;
   // RFC 1952 header: deflate, no flags, mtime 0, no extra flags, OS "unknown".
   static constexpr char kHeader[] = {'\x1f', '\x8b', 8, 0, 0, 0, 0, 0, 0, '\xff'};
-  if (absl::Status s = out(std::string(kHeader, sizeof(kHeader))); !s.ok()) return s;
+  if (absl::Status s = out({std::string(kHeader, sizeof(kHeader))}); !s.ok()) return s;
 
   uLong crc = crc32(0L, Z_NULL, 0);
   uint64_t total = 0;
@@ -129,6 +168,7 @@ absl::Status GzipCompress(const std::function<absl::StatusOr<bool>(std::string*)
     b.in.swap(carry);
     carry.clear();
     b.out.clear();
+    b.stored = false;
     b.status = absl::OkStatus();
     while (b.in.size() < options.block_size && !eof) {
       absl::StatusOr<bool> more = next(&chunk);
@@ -168,16 +208,22 @@ absl::Status GzipCompress(const std::function<absl::StatusOr<bool>(std::string*)
     for (auto& w : workers) w.join();
     for (size_t i = 0; i < n; ++i) {
       if (!blocks[i].status.ok()) return blocks[i].status;
-      if (absl::Status s = out(std::move(blocks[i].out)); !s.ok()) return s;
-      crc = crc32_combine(crc, blocks[i].crc, static_cast<z_off_t>(blocks[i].in.size()));
-      total += blocks[i].in.size();
+      Block& b = blocks[i];
+      const size_t in_size = b.in.size();
+      crc = crc32_combine(crc, b.crc, static_cast<z_off_t>(in_size));
+      total += in_size;
+      GzipPiece piece;
+      piece.stored = b.stored;
+      piece.bytes = b.stored ? std::move(b.in) : std::move(b.out);
+      b.in.clear();  // moved-from: make it plainly empty for the next fill
+      if (absl::Status s = out(std::move(piece)); !s.ok()) return s;
     }
   }
   // The final, empty block (BFINAL set) and the trailer: CRC-32 and size mod 2^32.
   std::string tail = {'\x03', '\x00'};
   PutLE32(&tail, static_cast<uint32_t>(crc));
   PutLE32(&tail, static_cast<uint32_t>(total & 0xffffffffu));
-  return out(std::move(tail));
+  return out({std::move(tail)});
 }
 
 }  // namespace berth::engine::distribution

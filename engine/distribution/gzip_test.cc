@@ -22,8 +22,8 @@ std::string Compress(const std::string& in, GzipOptions o, size_t chunk = 7000) 
                     at += c->size();
                     return true;
                   },
-                  [&](std::string&& d) {
-                    out.append(d);
+                  [&](GzipPiece&& piece) {
+                    piece.AppendTo(&out);
                     return absl::OkStatus();
                   },
                   o),
@@ -118,6 +118,39 @@ TEST(GzipTest, IncompressibleBlocksAreStoredCompressibleOnesDeflated) {
   const std::string z_half = Compress(half, o);
   EXPECT_EQ(Gunzip(z_half), half);
   EXPECT_LT(z_half.size(), half.size() * 6 / 10);
+}
+
+TEST(GzipTest, StoredPiecesReadInAnyStepsGiveTheFramedBytes) {
+  std::string raw;
+  for (int i = 0; i < 200000; ++i) raw.push_back(static_cast<char>(i * 7919 % 251));
+  GzipPiece piece{raw, true};
+  std::string whole;
+  piece.AppendTo(&whole);
+  // Four stored blocks: 65535 * 3 + 3395 bytes, each after a 5-byte header with LEN/NLEN.
+  ASSERT_EQ(whole.size(), raw.size() + 4 * 5);
+  EXPECT_EQ(piece.size(), whole.size());
+  EXPECT_EQ(whole.substr(0, 5), std::string("\x00\xff\xff\x00\x00", 5));
+  EXPECT_EQ(whole.substr(65540, 5), std::string("\x00\xff\xff\x00\x00", 5));
+  EXPECT_EQ(whole.substr(3 * 65540, 5), std::string("\x00\x43\x0d\xbc\xf2", 5));
+  EXPECT_EQ(whole.substr(5, 65535), raw.substr(0, 65535));
+  for (size_t step : {1ul, 3ul, 4ul, 5ul, 4096ul, 65540ul, 1ul << 20}) {
+    std::string got;
+    std::vector<char> buf(step);
+    size_t at = 0;
+    while (size_t n = piece.Read(at, buf.data(), step)) {
+      got.append(buf.data(), n);
+      at += n;
+    }
+    EXPECT_EQ(got, whole) << step;
+  }
+  // An empty stored piece is empty; a plain one reads as its bytes.
+  EXPECT_EQ(GzipPiece({"", true}).size(), 0u);
+  char c;
+  EXPECT_EQ(GzipPiece({"", true}).Read(0, &c, 1), 0u);
+  GzipPiece plain{"abc", false};
+  std::string p;
+  plain.AppendTo(&p);
+  EXPECT_EQ(p, "abc");
 }
 
 }  // namespace

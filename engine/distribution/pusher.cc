@@ -64,21 +64,21 @@ class BlobSource {
   int64_t sent_ = 0;
 };
 
-// Compressed blocks handed from the compressing thread to curl's read callback: bounded, so
-// compression runs at most a few blocks ahead of the upload.
+// Pieces of the gzip stream handed from the compressing thread to curl's read callback:
+// bounded, so compression runs at most a few blocks ahead of the upload.
 class ChunkQueue {
  public:
   explicit ChunkQueue(size_t capacity) : capacity_(capacity) {}
 
   // Producer. Blocks while the queue is full; Cancelled once the consumer has given up.
-  absl::Status Push(std::string&& data) {
+  absl::Status Push(GzipPiece&& piece) {
     absl::MutexLock l(&mu_);
     auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return chunks_.size() < capacity_ || abandoned_;
     };
     mu_.Await(absl::Condition(&room));
     if (abandoned_) return absl::CancelledError("upload stopped");
-    chunks_.push_back(std::move(data));
+    chunks_.push_back(std::move(piece));
     return absl::OkStatus();
   }
   // Producer: no more data; `end` is OK or why the data stops short.
@@ -100,9 +100,8 @@ class ChunkQueue {
       if (!end_.ok()) return end_;
       return 0;
     }
-    std::string& front = chunks_.front();
-    const size_t n = std::min(max, front.size() - at_);
-    std::memcpy(buf, front.data() + at_, n);
+    const GzipPiece& front = chunks_.front();
+    const size_t n = front.Read(at_, buf, max);
     at_ += n;
     if (at_ == front.size()) {
       chunks_.pop_front();
@@ -120,8 +119,8 @@ class ChunkQueue {
  private:
   const size_t capacity_;
   absl::Mutex mu_;
-  std::deque<std::string> chunks_ ABSL_GUARDED_BY(mu_);
-  size_t at_ ABSL_GUARDED_BY(mu_) = 0;  // bytes of the front chunk already read
+  std::deque<GzipPiece> chunks_ ABSL_GUARDED_BY(mu_);
+  size_t at_ ABSL_GUARDED_BY(mu_) = 0;  // bytes of the front piece already read
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool abandoned_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status end_ ABSL_GUARDED_BY(mu_);
@@ -270,16 +269,20 @@ absl::StatusOr<std::pair<std::string, int64_t>> PushJob::CompressAndUpload(
           }
           return more;
         },
-        [&](std::string&& data) {
-          hasher.Update(data);
-          return queue.Push(std::move(data));
-        },
+        [&](GzipPiece&& piece) { return queue.Push(std::move(piece)); },
         gzip);
     queue.Close(Annotate(s, absl::StrCat("compress layer ", layer.digest())));
   });
+  // Hashed as curl takes it: the bytes are in cache then, and stored blocks only exist framed
+  // in curl's buffer.
   absl::StatusOr<std::string> next = client_->PatchUpload(
-      location, [&queue](char* buf, size_t max) { return queue.Read(buf, max); }, Scopes(),
-      &stop_);
+      location,
+      [&](char* buf, size_t max) -> absl::StatusOr<size_t> {
+        absl::StatusOr<size_t> n = queue.Read(buf, max);
+        if (n.ok()) hasher.Update(absl::string_view(buf, *n));
+        return n;
+      },
+      Scopes(), &stop_);
   queue.Abandon();
   compressor.join();
   if (!next.ok()) return next.status();

@@ -137,8 +137,8 @@ BuiltImage BuildImage(const std::vector<std::string>& tars, bool gzip) {
             done = true;
             return true;
           },
-          [&](absl::string_view d) {
-            blob.append(d.data(), d.size());
+          [&](GzipPiece&& piece) {
+            piece.AppendTo(&blob);
             return absl::OkStatus();
           });
     }
