@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -140,7 +141,8 @@ class PushJob {
         out_(out),
         cancelled_(cancelled) {}
 
-  absl::Status Run(const Descriptor& target);
+  // Pushes `target`; returns the manifest (or index) the registry now holds.
+  absl::StatusOr<Descriptor> Run(const Descriptor& target);
 
  private:
   void Emit(const std::string& id, v1::TransferPhase phase, const std::string& status) {
@@ -451,7 +453,7 @@ absl::StatusOr<Descriptor> PushJob::PushManifest(const Descriptor& manifest,
   return out;
 }
 
-absl::Status PushJob::Run(const Descriptor& target) {
+absl::StatusOr<Descriptor> PushJob::Run(const Descriptor& target) {
   const images::Backend& b = store_->backend();
   BERTH_ASSIGN_OR_RETURN(lease_, b.leases->Create(absl::Hours(1)), "create lease");
   absl::Cleanup drop_lease = [&] { (void)b.leases->Delete(lease_, false); };
@@ -493,7 +495,7 @@ absl::Status PushJob::Run(const Descriptor& target) {
   res->set_digest(pushed.digest());
   res->set_size(pushed.size());
   out_(std::move(r));
-  return absl::OkStatus();
+  return pushed;
 }
 
 }  // namespace
@@ -506,7 +508,7 @@ absl::Status Pusher::Push(const v1::PushImageRequest& req,
     return absl::InvalidArgumentError("cannot push a digest reference");
   }
   // The local records to push: the one named, or with all_tags every tag of the repository.
-  std::vector<std::pair<reference::Reference, Descriptor>> todo;
+  std::vector<std::pair<reference::Reference, images::ImageRecord>> todo;
   BERTH_ASSIGN_OR_RETURN(std::vector<images::ImageRecord> records, store_->backend().images->List(),
                          "list images");
   for (const auto& r : records) {
@@ -514,7 +516,7 @@ absl::Status Pusher::Push(const v1::PushImageRequest& req,
     if (!rr.ok() || rr->Name() != ref.Name() || rr->tag.empty() || !rr->digest.empty()) continue;
     if (req.all_tags() ? ref.tag.empty() || rr->tag == ref.tag
                        : rr->tag == (ref.tag.empty() ? reference::kDefaultTag : ref.tag)) {
-      todo.emplace_back(*rr, r.target);
+      todo.emplace_back(*rr, r);
     }
   }
   if (todo.empty()) {
@@ -525,15 +527,33 @@ absl::Status Pusher::Push(const v1::PushImageRequest& req,
   }
   BERTH_ASSIGN_OR_RETURN(std::unique_ptr<RegistryClient> client,
                          NewClient(http_, options_, ref.domain, req.auth()));
-  for (const auto& [r, target] : todo) {
-    Descriptor t = target;
+  for (const auto& [r, record] : todo) {
+    Descriptor t = record.target;
     if (oci::IsIndex(t.media_type()) && !req.platform().os().empty()) {
       BERTH_ASSIGN_OR_RETURN(t, store_->PlatformManifest(t));
     }
     PushJob job(store_, client.get(), options_, gzip_, r, out, cancelled);
-    BERTH_RETURN_IF_ERROR(job.Run(t));
+    BERTH_ASSIGN_OR_RETURN(Descriptor pushed, job.Run(t));
+    if (pushed.digest() != record.target.digest()) RecordPushedDigest(record, pushed.digest());
   }
   return absl::OkStatus();
+}
+
+void Pusher::RecordPushedDigest(const images::ImageRecord& pushed_record,
+                                const std::string& digest) {
+  images::ImageRecords* records = store_->backend().images;
+  absl::StatusOr<images::ImageRecord> now = records->Get(pushed_record.name);
+  // Moved or removed meanwhile: the digest no longer describes it.
+  if (!now.ok() || now->target.digest() != pushed_record.target.digest()) return;
+  images::ImageRecord updated = *now;
+  // One label per record: an older push's (for another target) is dropped.
+  for (auto it = updated.labels.begin(); it != updated.labels.end();) {
+    it = absl::StartsWith(it->first, images::kPushedDigestLabelPrefix) ? updated.labels.erase(it)
+                                                                        : std::next(it);
+  }
+  updated.labels[absl::StrCat(images::kPushedDigestLabelPrefix, now->target.digest())] = digest;
+  // Best effort: the push itself succeeded; only `inspect` would show the local digest.
+  (void)records->Update(updated);
 }
 
 }  // namespace berth::engine::distribution

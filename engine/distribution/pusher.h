@@ -33,6 +33,10 @@ class Pusher {
                     const std::atomic<bool>& cancelled);
 
  private:
+  // Labels `pushed_record` (if it still points where it did) with the digest the registry
+  // gave its manifest, for RepoDigests.
+  void RecordPushedDigest(const images::ImageRecord& pushed_record, const std::string& digest);
+
   images::ImageStore* const store_;
   HttpClient* const http_;
   const Options options_;

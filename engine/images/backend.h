@@ -33,6 +33,12 @@ using Labels = std::map<std::string, std::string>;
 inline constexpr char kGcRefContentPrefix[] = "berth.io/gc.ref.content.";
 inline constexpr char kGcRefSnapshotOverlay[] = "berth.io/gc.ref.snapshot.overlayfs";
 
+// On an image record: "<prefix><local target digest>" = the digest a registry gave the
+// record's manifest when it was pushed (the layers compressed on the way, so another
+// document than the local one). RepoDigests show that digest while the record still points
+// at the same target.
+inline constexpr char kPushedDigestLabelPrefix[] = "berth.io/pushed-digest.";
+
 struct BlobInfo {
   std::string digest;
   int64_t size = 0;

@@ -140,7 +140,10 @@ std::vector<std::string> LocalImage::RepoDigests() const {
     if (IsDanglingName(r.name)) continue;
     absl::StatusOr<reference::Reference> ref = reference::ParseNormalized(r.name);
     if (!ref.ok()) continue;
-    std::string d = absl::StrCat(ref->FamiliarName(), "@", r.target.digest());
+    // After a push that compressed layers, the registry's digest rather than the local one.
+    auto pushed = r.labels.find(absl::StrCat(kPushedDigestLabelPrefix, r.target.digest()));
+    std::string d = absl::StrCat(ref->FamiliarName(), "@",
+                                 pushed != r.labels.end() ? pushed->second : r.target.digest());
     if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
   }
   return out;

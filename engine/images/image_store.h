@@ -63,7 +63,8 @@ struct LocalImage {
 
   // Familiar "repo:tag" of named records with a tag.
   std::vector<std::string> RepoTags() const;
-  // Familiar "repo@digest" per repository.
+  // Familiar "repo@digest" per repository: the record's target, or the digest its push
+  // produced (kPushedDigestLabelPrefix).
   std::vector<std::string> RepoDigests() const;
   bool Dangling() const;
 };

@@ -92,8 +92,17 @@ class RegistryTest : public EngineTest {
   void RoundTrip(const std::string& ref) {
     const std::string id = Inspect("busybox")["Id"];
     ASSERT_FALSE(id.empty());
+    // "busybox@<local manifest digest>": the tag below points at the same manifest.
+    const std::string local = Inspect("busybox")["RepoDigests"].at(0);
+    const std::string local_digest = local.substr(local.find('@') + 1);
     const std::string digest = TagAndPush(ref);
     ASSERT_EQ(digest.size(), 71u) << digest;
+    const std::string repo = ref.substr(0, ref.rfind(':'));
+    // Right after the push, as docker shows it: the registry's digest for the pushed name
+    // (the layers were compressed on the way, so not the local manifest's digest).
+    const std::string after_push = Inspect(ref)["RepoDigests"].dump();
+    EXPECT_THAT(after_push, HasSubstr(repo + "@" + digest));
+    EXPECT_THAT(after_push, Not(HasSubstr(repo + "@" + local_digest)));
     RemoveAll(ref);
     ToolRun r = Berth({"pull", ref});
     ASSERT_EQ(ExitCode(r), 0) << r.Describe();
@@ -101,7 +110,6 @@ class RegistryTest : public EngineTest {
     EXPECT_THAT(r.out, HasSubstr(digest)) << "pull names the manifest digest";
     json j = Inspect(ref);
     EXPECT_EQ(j["Id"], id);
-    const std::string repo = ref.substr(0, ref.rfind(':'));
     EXPECT_THAT(j["RepoDigests"].dump(), HasSubstr(repo + "@" + digest));
   }
 
