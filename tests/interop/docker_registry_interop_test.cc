@@ -19,7 +19,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/digest/digest.h"
+#include "common/fs/atomic_file.h"
+#include "common/fs/fs.h"
 #include "common/testing/busybox.h"
+#include "common/testing/certs.h"
 #include "common/testing/child_process.h"
 #include "common/testing/runfiles.h"
 #include "common/testing/status_matchers.h"
@@ -257,6 +260,75 @@ TEST_F(ReferenceInteropTest, DockerPushPullAndRunThroughBerthRegistry) {
   ASSERT_THAT(ps, IsOk());
   EXPECT_EQ(ps->out, "") << "--rm left a container";
 
+  ExpectStopsClean(*dockerd);
+  ExpectStopsClean(*containerd);
+}
+
+// docker login against berth-registry in token mode (its own /token endpoint, htpasswd users,
+// per-repository permissions): docker's whole Bearer flow, as dockerd runs it.
+TEST_F(ReferenceInteropTest, DockerLoginAndPushWithTokenAuth) {
+  ASSIGN_OR_SKIP(containerd, ContainerdProcess::Start());
+  ASSIGN_OR_SKIP(dockerd, DockerdProcess::Start(*containerd));
+  const std::string dir = work_->Sub("token-registry");
+  ASSERT_THAT(berth::fs::MakeDirs(dir, 0700), IsOk());
+  // bcrypt ($2y$, as `htpasswd -B` writes) of "pw"; alice may do anything, bob only pull.
+  constexpr char kPwHash[] = "$2y$05$k2hgroof7v3SnwWSSEGJt.N/ikcSLUxPSrb5x2zcC70YekOLCJNWa";
+  ASSERT_THAT(berth::fs::WriteFileAtomically(
+                  dir + "/htpasswd", absl::StrCat("alice:", kPwHash, "\nbob:", kPwHash, "\n"),
+                  0600),
+              IsOk());
+  ASSERT_THAT(berth::fs::WriteFileAtomically(dir + "/acl.json", R"([
+    {"account": "alice", "name": "**", "actions": ["*"]},
+    {"account": "bob", "name": "**", "actions": ["pull"]}
+  ])", 0600),
+              IsOk());
+  ASSERT_THAT(berth::testing::RunOpenssl({"genpkey", "-algorithm", "RSA", "-pkeyopt",
+                                          "rsa_keygen_bits:2048", "-out", dir + "/token.key"}),
+              IsOk());
+  auto started = RegistryProcess::Start(
+      dir + "/root", dir,
+      {"--auth=token", "--token_key=" + dir + "/token.key", "--htpasswd=" + dir + "/htpasswd",
+       "--acl=" + dir + "/acl.json"});
+  ASSERT_THAT(started, IsOk());
+  RegistryProcess registry = std::move(*started);
+  const std::string address = registry.address();
+  const std::string ref = absl::StrCat(address, "/team/busybox:1");
+  auto docker = [&](const std::vector<std::string>& args) {
+    auto r = dockerd->Docker(args);
+    EXPECT_THAT(r, IsOk());
+    return r.ok() ? *r : ToolRun{-1, "", r.status().ToString()};
+  };
+
+  ToolRun imported = docker({"import", BusyboxTar(), ref});
+  ASSERT_TRUE(imported.Succeeded()) << imported.Describe();
+  // Anonymous: the challenge sends docker to /token, which gives nobody push rights.
+  ToolRun anonymous = docker({"push", ref});
+  EXPECT_FALSE(anonymous.Succeeded()) << anonymous.out;
+  ToolRun wrong = docker({"login", "-u", "alice", "-p", "nope", address});
+  EXPECT_FALSE(wrong.Succeeded()) << wrong.out;
+
+  ToolRun login = docker({"login", "-u", "alice", "-p", "pw", address});
+  ASSERT_TRUE(login.Succeeded()) << login.Describe() << "\n" << registry.log_path();
+  EXPECT_THAT(login.out, ::testing::HasSubstr("Login Succeeded"));
+  ToolRun push = docker({"push", ref});
+  ASSERT_TRUE(push.Succeeded()) << push.Describe() << "\n" << dockerd->Log();
+  EXPECT_THAT(push.out, ::testing::HasSubstr("digest: sha256:"));
+
+  // bob may pull what alice pushed, not push over it.
+  ToolRun logout = docker({"logout", address});
+  EXPECT_TRUE(logout.Succeeded()) << logout.Describe();
+  ToolRun bob = docker({"login", "-u", "bob", "-p", "pw", address});
+  ASSERT_TRUE(bob.Succeeded()) << bob.Describe();
+  ToolRun rmi = docker({"rmi", ref});
+  ASSERT_TRUE(rmi.Succeeded()) << rmi.Describe();
+  ToolRun pull = docker({"pull", ref});
+  EXPECT_TRUE(pull.Succeeded()) << pull.Describe() << "\n" << dockerd->Log();
+  ToolRun retag = docker({"tag", ref, absl::StrCat(address, "/team/busybox:2")});
+  ASSERT_TRUE(retag.Succeeded()) << retag.Describe();
+  ToolRun denied = docker({"push", absl::StrCat(address, "/team/busybox:2")});
+  EXPECT_FALSE(denied.Succeeded()) << denied.out;
+
+  EXPECT_THAT(registry.Stop(), IsOk()) << registry.log_path();
   ExpectStopsClean(*dockerd);
   ExpectStopsClean(*containerd);
 }
