@@ -326,6 +326,9 @@ class WriteReactor final : public ::grpc::ServerBidiReactor<v1::WriteRequest, v1
     BERTH_ASSIGN_OR_RETURN(const std::string ns, server::RequestNamespace(*ctx));
     BERTH_ASSIGN_OR_RETURN(const metadata::BlobInfo info, store_->Info(ns, req->digest()));
     ToProto(info, resp->mutable_info());
+    if (absl::StatusOr<digest::Digest> d = digest::Digest::Parse(info.digest); d.ok()) {
+      resp->set_local_path(store_->blobs()->LocalPath(*d));
+    }
     return absl::OkStatus();
   }());
 }

@@ -3,6 +3,8 @@
 // labels, filters, delete and leases.
 #include "containerd/content/content_service.h"
 
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -258,6 +260,25 @@ TEST_F(ContentServiceTest, WriteCommitThenReadWholeAndRanges) {
   EXPECT_THAT(Read("", DigestOf("absent")), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(Info("", "md5:d41d8cd98f00b204e9800998ecf8427e"),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(ContentServiceTest, InfoNamesTheBlobFileForLocalReaders) {
+  const std::string data = Bytes((1 << 20) + 77, 9);
+  const std::string digest = DigestOf(data);
+  ASSERT_THAT(WriteBlob("", "local", data, digest, {}), IsOk());
+  ::grpc::ClientContext ctx;
+  v1::InfoRequest req;
+  req.set_digest(digest);
+  v1::InfoResponse resp;
+  ASSERT_TRUE(stub_->Info(&ctx, req, &resp).ok());
+  ASSERT_FALSE(resp.local_path().empty());
+  // The committed file itself: what a client on this host reads instead of the stream.
+  std::ifstream in(resp.local_path(), std::ios::binary);
+  std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(got == data);
+  EXPECT_EQ(resp.info().size(), static_cast<int64_t>(data.size()));
+  // Another namespace learns nothing, path included.
+  EXPECT_THAT(Info("team-b", digest), StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(ContentServiceTest, EmptyBlobCommitsAndReadsNothing) {

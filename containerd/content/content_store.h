@@ -149,6 +149,10 @@ class ContentStore {
   // Opens a committed blob for random access. NotFound if there is no such blob.
   virtual absl::StatusOr<std::unique_ptr<ReaderAt>> OpenReader(const digest::Digest& digest) = 0;
 
+  // The path of the committed blob's file, for clients on this host that read it directly
+  // (proto InfoResponse.local_path); empty when the store has no such file to offer.
+  virtual std::string LocalPath(const digest::Digest& digest) const { return ""; }
+
   // Streams the range [offset, offset + size) of a blob to `fn` (proto Read): size 0 reads to
   // the end, and a range past the end is cut short at the end. Errors: InvalidArgument
   // (negative offset or size), NotFound (no such blob), OutOfRange (offset > blob size; an

@@ -80,6 +80,7 @@ class LocalStore : public ContentStore {
   // Where the blob `digest` is (or would be) stored. For code that must hand a file path to a
   // library (e.g. an archive reader); the file is read-only and must never be modified.
   std::string BlobPath(const digest::Digest& digest) const;
+  std::string LocalPath(const digest::Digest& digest) const override { return BlobPath(digest); }
 
  private:
   explicit LocalStore(std::shared_ptr<const internal::StoreContext> ctx);

@@ -137,6 +137,10 @@ class NamespacedStore {
   // be deleted is logged and left to garbage collection.
   absl::Status Delete(absl::string_view ns, absl::string_view digest);
 
+  // The blobs underneath, shared by all namespaces (for ContentStore::LocalPath of a blob
+  // whose record the caller already checked).
+  ContentStore* blobs() const { return blobs_; }
+
   // Random access to a blob the namespace holds. InvalidArgument, NotFound.
   absl::StatusOr<std::unique_ptr<ReaderAt>> OpenReader(absl::string_view ns,
                                                        absl::string_view digest);

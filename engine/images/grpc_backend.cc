@@ -1,6 +1,13 @@
 #include "engine/images/grpc_backend.h"
 
+#include <fcntl.h>
 #include <google/protobuf/util/time_util.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -205,6 +212,38 @@ class GrpcBlobWriter final : public BlobWriter {
   bool ingest_left_ = true;
 };
 
+// A blob read from berth-containerd's own file (InfoResponse.local_path) instead of through
+// the Read stream: one copy from the page cache, no serialization, no socket. A push of a
+// 212 MB image spent ~0.1 s of berth-containerd's CPU and as much of berthd's on the stream.
+class FileBlobReader final : public BlobReader {
+ public:
+  // Reads [offset, end) of the open file `fd` (owned).
+  FileBlobReader(int fd, int64_t offset, int64_t end) : fd_(fd), pos_(offset), end_(end) {}
+  ~FileBlobReader() override { close(fd_); }
+
+  absl::StatusOr<bool> Next(std::string* chunk) override {
+    if (pos_ >= end_) return false;
+    constexpr int64_t kChunk = 1 << 20;  // what the Read stream sends
+    chunk->resize(static_cast<size_t>(std::min(kChunk, end_ - pos_)));
+    ssize_t n;
+    do {
+      n = pread(fd_, chunk->data(), chunk->size(), pos_);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return absl::InternalError(absl::StrCat("read blob: ", strerror(errno)));
+    if (n == 0) {
+      return absl::DataLossError(absl::StrCat("blob file ended at byte ", pos_, " of ", end_));
+    }
+    chunk->resize(static_cast<size_t>(n));
+    pos_ += n;
+    return true;
+  }
+
+ private:
+  const int fd_;
+  int64_t pos_;
+  const int64_t end_;
+};
+
 class GrpcBlobReader final : public BlobReader {
  public:
   GrpcBlobReader(std::unique_ptr<::grpc::ClientContext> ctx, contentpb::Content::Stub* stub,
@@ -251,7 +290,8 @@ class GrpcContent final : public ContentStore {
   }
 
   absl::StatusOr<std::string> ReadAll(const std::string& digest, int64_t max_size) override {
-    absl::StatusOr<std::unique_ptr<BlobReader>> r = OpenReader(digest, 0, 0);
+    // Documents (manifests, configs) are small: one Read stream, not Info + a file.
+    absl::StatusOr<std::unique_ptr<BlobReader>> r = OpenStream(digest, 0, 0);
     if (!r.ok()) return r.status();
     std::string out, chunk;
     while (true) {
@@ -269,12 +309,40 @@ class GrpcContent final : public ContentStore {
 
   absl::StatusOr<std::unique_ptr<BlobReader>> OpenReader(const std::string& digest, int64_t offset,
                                                          int64_t size) override {
+    if (std::unique_ptr<BlobReader> local = OpenLocal(digest, offset, size)) return local;
+    return OpenStream(digest, offset, size);
+  }
+
+  absl::StatusOr<std::unique_ptr<BlobReader>> OpenStream(const std::string& digest,
+                                                         int64_t offset, int64_t size) {
     contentpb::ReadRequest req;
     req.set_digest(digest);
     req.set_offset(offset);
     req.set_size(size);
     return std::unique_ptr<BlobReader>(
         new GrpcBlobReader(caller_.Context("", /*data=*/true), stub_.get(), req));
+  }
+
+  // The blob's file when berth-containerd names one and it can be opened here as what Info
+  // says it is (a regular file of the blob's size); null otherwise (then the Read stream,
+  // which also reports errors such as a missing blob or a bad range).
+  std::unique_ptr<BlobReader> OpenLocal(const std::string& digest, int64_t offset, int64_t size) {
+    auto ctx = caller_.Context();
+    contentpb::InfoRequest req;
+    req.set_digest(digest);
+    contentpb::InfoResponse resp;
+    if (!stub_->Info(ctx.get(), req, &resp).ok() || resp.local_path().empty()) return nullptr;
+    const int64_t blob_size = resp.info().size();
+    if (offset < 0 || size < 0 || offset > blob_size) return nullptr;
+    int fd = open(resp.local_path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return nullptr;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != blob_size) {
+      close(fd);
+      return nullptr;
+    }
+    const int64_t end = (size == 0 || size > blob_size - offset) ? blob_size : offset + size;
+    return std::make_unique<FileBlobReader>(fd, offset, end);
   }
 
   absl::StatusOr<std::unique_ptr<BlobWriter>> OpenWriter(const std::string& ref,
