@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/cli/format.h"
 #include "engine/cli/parse_options.h"
+#include "common/units/units.h"
 
 namespace berth::cli {
 namespace {
@@ -234,19 +235,19 @@ class UpdateCommand : public ContainerCommand {
       return kExitUsage;
     };
     if (!memory_.empty()) {
-      auto m = ParseBytes(memory_);
+      auto m = units::RamInBytes(memory_);
       if (!m.ok()) return bad(memory_, "-m, --memory", m.status());
       r.set_memory(*m);
       any = true;
     }
     if (!memory_swap_.empty()) {
-      auto m = memory_swap_ == "-1" ? absl::StatusOr<int64_t>(-1) : ParseBytes(memory_swap_);
+      auto m = memory_swap_ == "-1" ? absl::StatusOr<int64_t>(-1) : units::RamInBytes(memory_swap_);
       if (!m.ok()) return bad(memory_swap_, "--memory-swap", m.status());
       r.set_memory_swap(*m);
       any = true;
     }
     if (!memory_reservation_.empty()) {
-      auto m = ParseBytes(memory_reservation_);
+      auto m = units::RamInBytes(memory_reservation_);
       if (!m.ok()) return bad(memory_reservation_, "--memory-reservation", m.status());
       r.set_memory_reservation(*m);
       any = true;

@@ -101,33 +101,6 @@ absl::StatusOr<std::vector<std::string>> ParseKeyValueFile(const std::string& pa
 
 }  // namespace
 
-absl::StatusOr<int64_t> ParseBytes(const std::string& value) {
-  absl::string_view s = value;
-  double num = 0;
-  size_t n = ParseDecimal(s, &num);
-  if (n == 0) return Invalid(absl::StrCat("invalid size: '", value, "'"));
-  s.remove_prefix(n);
-  if (!s.empty() && s[0] == ' ') s.remove_prefix(1);
-  double mult = 1;
-  if (!s.empty()) {
-    switch (absl::ascii_tolower(s[0])) {
-      case 'k': mult = 1024.0; break;
-      case 'm': mult = 1024.0 * 1024; break;
-      case 'g': mult = 1024.0 * 1024 * 1024; break;
-      case 't': mult = 1024.0 * 1024 * 1024 * 1024; break;
-      case 'p': mult = 1024.0 * 1024 * 1024 * 1024 * 1024; break;
-      default: break;
-    }
-    if (mult != 1) s.remove_prefix(1);
-    if (mult != 1 && !s.empty() && absl::ascii_tolower(s[0]) == 'i') s.remove_prefix(1);
-    if (!s.empty() && absl::ascii_tolower(s[0]) == 'b') s.remove_prefix(1);
-  }
-  if (!s.empty()) return Invalid(absl::StrCat("invalid size: '", value, "'"));
-  double bytes = num * mult;
-  if (bytes > 9.2e18) return Invalid(absl::StrCat("invalid size: '", value, "'"));
-  return static_cast<int64_t>(bytes);
-}
-
 absl::StatusOr<int64_t> ParseNanoCpus(const std::string& value) {
   double cpus = 0;
   size_t n = ParseDecimal(value, &cpus);

@@ -17,11 +17,6 @@
 
 namespace berth::cli {
 
-// docker's units.RAMInBytes: "1024", "512m", "1.5g", "64MiB", "2 GB" (binary multipliers,
-// suffixes b/k/m/g/t/p case-insensitive, optional "i" and "b").
-// Error: "invalid size: '<value>'".
-absl::StatusOr<int64_t> ParseBytes(const std::string& value);
-
 // --cpus: a decimal number of CPUs in units of 1e-9 CPUs ("1.5" -> 1500000000).
 absl::StatusOr<int64_t> ParseNanoCpus(const std::string& value);
 

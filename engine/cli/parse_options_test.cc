@@ -16,23 +16,6 @@ using ::berth::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-TEST(ParseBytesTest, DockerUnits) {
-  EXPECT_EQ(*ParseBytes("1024"), 1024);
-  EXPECT_EQ(*ParseBytes("1k"), 1024);
-  EXPECT_EQ(*ParseBytes("512m"), 512 << 20);
-  EXPECT_EQ(*ParseBytes("512M"), 512 << 20);
-  EXPECT_EQ(*ParseBytes("1g"), int64_t{1} << 30);
-  EXPECT_EQ(*ParseBytes("1.5g"), int64_t{3} << 29);
-  EXPECT_EQ(*ParseBytes("64MiB"), 64 << 20);
-  EXPECT_EQ(*ParseBytes("64mb"), 64 << 20);
-  EXPECT_EQ(*ParseBytes("10b"), 10);
-  EXPECT_EQ(*ParseBytes("2 GB"), int64_t{2} << 30);
-  for (const char* bad : {"", "m", "12x", "-1", "1.5.5g", "12mm"}) {
-    EXPECT_THAT(ParseBytes(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
-  }
-  EXPECT_EQ(ParseBytes("12x").status().message(), "invalid size: '12x'");
-}
-
 TEST(ParseNanoCpusTest, Decimal) {
   EXPECT_EQ(*ParseNanoCpus("1.5"), 1500000000);
   EXPECT_EQ(*ParseNanoCpus("2"), 2000000000);

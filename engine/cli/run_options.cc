@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "berth/types/v1/descriptor.pb.h"
+#include "common/units/units.h"
 
 namespace berth::cli {
 namespace {
@@ -140,7 +141,7 @@ absl::StatusOr<v1::CreateContainerRequest> BuildCreateRequest(const RunOptions& 
   if (flags.Changed("stop-timeout")) c.mutable_stop_timeout()->set_seconds(o.stop_timeout);
 
   if (!o.memory.empty()) {
-    auto m = ParseBytes(o.memory);
+    auto m = units::RamInBytes(o.memory);
     if (!m.ok()) return BadFlag(o.memory, "-m, --memory", m.status());
     r.set_memory(*m);
   }
@@ -148,13 +149,13 @@ absl::StatusOr<v1::CreateContainerRequest> BuildCreateRequest(const RunOptions& 
     if (o.memory_swap == "-1") {
       r.set_memory_swap(-1);
     } else {
-      auto m = ParseBytes(o.memory_swap);
+      auto m = units::RamInBytes(o.memory_swap);
       if (!m.ok()) return BadFlag(o.memory_swap, "--memory-swap", m.status());
       r.set_memory_swap(*m);
     }
   }
   if (!o.memory_reservation.empty()) {
-    auto m = ParseBytes(o.memory_reservation);
+    auto m = units::RamInBytes(o.memory_reservation);
     if (!m.ok()) return BadFlag(o.memory_reservation, "--memory-reservation", m.status());
     r.set_memory_reservation(*m);
   }
@@ -231,7 +232,7 @@ absl::StatusOr<v1::CreateContainerRequest> BuildCreateRequest(const RunOptions& 
     (*h.mutable_log_config()->mutable_config())[k] = v;
   }
   if (!o.shm_size.empty()) {
-    auto s = ParseBytes(o.shm_size);
+    auto s = units::RamInBytes(o.shm_size);
     if (!s.ok()) return BadFlag(o.shm_size, "--shm-size", s.status());
     h.set_shm_size(*s);
   }

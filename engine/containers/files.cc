@@ -3,9 +3,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <cmath>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -61,34 +59,6 @@ absl::StatusOr<ContainerFiles> WriteContainerFiles(const std::string& dir,
       fs::WriteFileAtomically(f.resolv_conf_path, resolv_text, 0644, not_durable),
       "write resolv.conf");
   return f;
-}
-
-absl::StatusOr<int64_t> ParseSize(const std::string& in) {
-  std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(in));
-  size_t i = 0;
-  while (i < s.size() && (absl::ascii_isdigit(s[i]) || s[i] == '.')) ++i;
-  double num = 0;
-  if (i == 0 || !absl::SimpleAtod(s.substr(0, i), &num) || num < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid size: '", in, "'"));
-  }
-  std::string unit = s.substr(i);
-  if (absl::EndsWith(unit, "ib")) unit = unit.substr(0, unit.size() - 2);
-  if (absl::EndsWith(unit, "b")) unit = unit.substr(0, unit.size() - 1);
-  double mult = 1;
-  if (unit.empty()) {
-    mult = 1;
-  } else if (unit == "k") {
-    mult = 1024.0;
-  } else if (unit == "m") {
-    mult = 1024.0 * 1024;
-  } else if (unit == "g") {
-    mult = 1024.0 * 1024 * 1024;
-  } else if (unit == "t") {
-    mult = 1024.0 * 1024 * 1024 * 1024;
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat("invalid size: '", in, "'"));
-  }
-  return static_cast<int64_t>(std::llround(num * mult));
 }
 
 absl::StatusOr<ev1::ContainerTopResponse> TopFromProc(const std::vector<int>& pids) {

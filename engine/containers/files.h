@@ -24,9 +24,6 @@ absl::StatusOr<ContainerFiles> WriteContainerFiles(const std::string& dir,
                                                    const ::berth::engine::v1::HostConfig& host,
                                                    const std::string& host_resolv_conf);
 
-// "512", "10k", "10m", "1g", "1.5GB" -> bytes, binary multiples as Docker's RAMInBytes.
-absl::StatusOr<int64_t> ParseSize(const std::string& s);
-
 // `docker top`'s default table (UID PID PPID C STIME TTY TIME CMD) for `pids`, read from /proc.
 absl::StatusOr<::berth::engine::v1::ContainerTopResponse> TopFromProc(
     const std::vector<int>& pids);

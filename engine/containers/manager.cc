@@ -23,6 +23,7 @@
 #include "engine/containers/filter.h"
 #include "engine/containers/manager_internal.h"
 #include "glog/logging.h"
+#include "common/units/units.h"
 
 namespace berth::engine::containers {
 namespace {
@@ -424,7 +425,8 @@ absl::Status ContainerManager::StartLocked(const std::string& id, bool by_policy
     log->set_driver(types::LOG_DRIVER_JSON_FILE);
     log->set_path(r.container().log_path());
     if (auto it = lc.config().find("max-size"); it != lc.config().end()) {
-      BERTH_ASSIGN_OR_RETURN(int64_t size, ParseSize(it->second), "log-opt max-size");
+      // As docker's json-file driver reads it: decimal multiples ("10m" is 10,000,000 bytes).
+      BERTH_ASSIGN_OR_RETURN(int64_t size, units::FromHumanSize(it->second), "log-opt max-size");
       log->set_max_size_bytes(static_cast<uint64_t>(size));
     }
     if (auto it = lc.config().find("max-file"); it != lc.config().end()) {
