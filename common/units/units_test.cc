@@ -38,5 +38,28 @@ TEST(FromHumanSizeTest, DecimalMultiples) {
   EXPECT_THAT(FromHumanSize("10q"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(HumanSizeTest, LikeDocker) {
+  EXPECT_EQ(HumanSize(0), "0B");
+  EXPECT_EQ(HumanSize(999), "999B");
+  EXPECT_EQ(HumanSize(1000), "1kB");
+  EXPECT_EQ(HumanSize(4261550), "4.26MB");
+  EXPECT_EQ(HumanSize(123456789), "123MB");
+  EXPECT_EQ(HumanSize(12.3e9), "12.3GB");
+}
+
+TEST(HumanDurationTest, LikeDocker) {
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(10)), "Less than a second");
+  EXPECT_EQ(HumanDuration(absl::Seconds(1)), "1 second");
+  EXPECT_EQ(HumanDuration(absl::Seconds(30)), "30 seconds");
+  EXPECT_EQ(HumanDuration(absl::Seconds(90)), "About a minute");
+  EXPECT_EQ(HumanDuration(absl::Minutes(45)), "45 minutes");
+  EXPECT_EQ(HumanDuration(absl::Minutes(70)), "About an hour");
+  EXPECT_EQ(HumanDuration(absl::Hours(5)), "5 hours");
+  EXPECT_EQ(HumanDuration(absl::Hours(24 * 3)), "3 days");
+  EXPECT_EQ(HumanDuration(absl::Hours(24 * 21)), "3 weeks");
+  EXPECT_EQ(HumanDuration(absl::Hours(24 * 90)), "3 months");
+  EXPECT_EQ(HumanDuration(absl::Hours(24 * 365 * 3)), "3 years");
+}
+
 }  // namespace
 }  // namespace berth::units

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/units/units.h"
 
 namespace berth::cli {
 
@@ -23,9 +24,8 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// docker's units.HumanSizeWithPrecision(size, 3): decimal units, 3 significant digits.
-std::string HumanSize(double bytes);
-// docker's units.HumanDuration: "Less than a second", "About a minute", "3 hours", ...
-std::string HumanDuration(absl::Duration d);
+// docker's units.HumanSize / HumanDuration, shared with the engine.
+using ::berth::units::HumanDuration;
+using ::berth::units::HumanSize;
 
 }  // namespace berth::cli

@@ -92,20 +92,9 @@ absl::StatusOr<int> ParseSignal(const std::string& s) {
 }
 
 std::string HumanStatus(const ev1::ContainerState& s, absl::Time now) {
+  // docker ps: "Up 3 minutes", "Exited (0) 2 hours ago".
   auto ago = [&](const google::protobuf::Timestamp& ts) {
-    absl::Duration d = now - FromTs(ts);
-    if (d < absl::Seconds(1)) return std::string("Less than a second");
-    if (d < absl::Minutes(1)) return absl::StrCat(absl::ToInt64Seconds(d), " seconds");
-    if (d < absl::Minutes(2)) return std::string("About a minute");
-    if (d < absl::Hours(1)) return absl::StrCat(absl::ToInt64Minutes(d), " minutes");
-    if (d < absl::Hours(2)) return std::string("About an hour");
-    if (d < absl::Hours(48)) return absl::StrCat(absl::ToInt64Hours(d), " hours");
-    if (d < absl::Hours(24 * 14)) return absl::StrCat(absl::ToInt64Hours(d) / 24, " days");
-    if (d < absl::Hours(24 * 60)) return absl::StrCat(absl::ToInt64Hours(d) / 24 / 7, " weeks");
-    if (d < absl::Hours(24 * 365 * 2)) {
-      return absl::StrCat(absl::ToInt64Hours(d) / 24 / 30, " months");
-    }
-    return absl::StrCat(absl::ToInt64Hours(d) / 24 / 365, " years");
+    return units::HumanDuration(now - FromTs(ts));
   };
   switch (s.status()) {
     case ev1::CONTAINER_STATUS_RUNNING:
