@@ -133,7 +133,9 @@ TEST_F(EventsTest, RunAndImportAreRecordedInOrder) {
     EXPECT_EQ(e["from"], "busybox") << e.dump();
     EXPECT_EQ(e["status"], e["Action"]) << e.dump();
     EXPECT_GE(e["timeNano"].get<int64_t>(), absl::ToUnixNanos(t0_));
-    if (e["Action"] == "die") EXPECT_EQ(e["Actor"]["Attributes"]["exitCode"], "0");
+    if (e["Action"] == "die") {
+      EXPECT_EQ(e["Actor"]["Attributes"]["exitCode"], "0");
+    }
   }
   // The import comes first: an image event whose actor and name are the image id.
   ASSERT_FALSE(events.empty());
