@@ -21,6 +21,7 @@
 #include "berth/engine/v1/images.grpc.pb.h"
 #include "engine/cli/commands.h"
 #include "engine/cli/format.h"
+#include "engine/cli/parse_options.h"
 #include "engine/cli/registry_commands.h"
 
 namespace berth::cli {
@@ -568,10 +569,12 @@ class ImportCommand : public Command {
     for (const auto& c : changes_) o->add_changes(c);
     o->set_message(message_);
     if (!platform_.empty()) {
-      std::vector<std::string> parts = absl::StrSplit(platform_, '/');
-      o->mutable_platform()->set_os(parts[0]);
-      if (parts.size() > 1) o->mutable_platform()->set_architecture(parts[1]);
-      if (parts.size() > 2) o->mutable_platform()->set_variant(parts[2]);
+      absl::StatusOr<berth::types::v1::Platform> p = ParsePlatform(platform_);
+      if (!p.ok()) {
+        cli.err() << "berth: " << p.status().message() << "\n";
+        return kExitFailure;
+      }
+      *o->mutable_platform() = *p;
     }
     const bool url = absl::StartsWith(args[0], "http://") || absl::StartsWith(args[0], "https://");
     int fd = -1;

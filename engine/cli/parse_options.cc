@@ -101,6 +101,20 @@ absl::StatusOr<std::vector<std::string>> ParseKeyValueFile(const std::string& pa
 
 }  // namespace
 
+absl::StatusOr<berth::types::v1::Platform> ParsePlatform(const std::string& value) {
+  std::vector<std::string> parts = absl::StrSplit(value, '/');
+  bool ok = parts.size() <= 3;
+  for (const auto& p : parts) ok = ok && !p.empty();
+  if (!ok) {
+    return Invalid(absl::StrCat("\"", value, "\": unknown operating system or architecture"));
+  }
+  berth::types::v1::Platform p;
+  p.set_os(parts[0]);
+  if (parts.size() > 1) p.set_architecture(parts[1]);
+  if (parts.size() > 2) p.set_variant(parts[2]);
+  return p;
+}
+
 absl::StatusOr<int64_t> ParseNanoCpus(const std::string& value) {
   double cpus = 0;
   size_t n = ParseDecimal(value, &cpus);

@@ -14,8 +14,13 @@
 #include "absl/time/time.h"
 #include "berth/engine/v1/containers.pb.h"
 #include "berth/engine/v1/types.pb.h"
+#include "berth/types/v1/descriptor.pb.h"
 
 namespace berth::cli {
+
+// --platform "os[/arch[/variant]]" (pull, push, import, run, create). InvalidArgument
+// "\"<value>\": unknown operating system or architecture" for an empty part or a fourth one.
+absl::StatusOr<berth::types::v1::Platform> ParsePlatform(const std::string& value);
 
 // --cpus: a decimal number of CPUs in units of 1e-9 CPUs ("1.5" -> 1500000000).
 absl::StatusOr<int64_t> ParseNanoCpus(const std::string& value);

@@ -16,6 +16,20 @@ using ::berth::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
+TEST(ParsePlatformTest, OsArchVariant) {
+  auto p = ParsePlatform("linux/arm64/v8");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->os(), "linux");
+  EXPECT_EQ(p->architecture(), "arm64");
+  EXPECT_EQ(p->variant(), "v8");
+  EXPECT_EQ(ParsePlatform("linux")->architecture(), "");
+  for (const char* bad : {"", "linux/", "/amd64", "linux//v8", "a/b/c/d"}) {
+    EXPECT_THAT(ParsePlatform(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
+  }
+  EXPECT_EQ(ParsePlatform("linux/").status().message(),
+            "\"linux/\": unknown operating system or architecture");
+}
+
 TEST(ParseNanoCpusTest, Decimal) {
   EXPECT_EQ(*ParseNanoCpus("1.5"), 1500000000);
   EXPECT_EQ(*ParseNanoCpus("2"), 2000000000);

@@ -485,23 +485,6 @@ class LogoutCommand : public Command {
 
 }  // namespace
 
-absl::StatusOr<berth::types::v1::Platform> ParsePlatform(const std::string& value) {
-  std::vector<std::string> parts = absl::StrSplit(value, '/');
-  if (parts.size() > 3) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid platform: \"", value, "\""));
-  }
-  for (const auto& p : parts) {
-    if (p.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid platform: \"", value, "\""));
-    }
-  }
-  berth::types::v1::Platform p;
-  p.set_os(parts[0]);
-  if (parts.size() > 1) p.set_architecture(parts[1]);
-  if (parts.size() > 2) p.set_variant(parts[2]);
-  return p;
-}
-
 void ReportRegistryError(Cli& cli, const ::grpc::Status& status) {
   // A registry that cannot be reached is UNAVAILABLE too; the daemon's own absence shows as a
   // channel that never got ready.

@@ -24,9 +24,6 @@ void AddRegistryCommands(std::vector<std::unique_ptr<Command>>* cmds);
 std::unique_ptr<Command> NewPullCommand(std::string path);
 std::unique_ptr<Command> NewPushCommand(std::string path);
 
-// --platform "os[/arch[/variant]]"; InvalidArgument for an empty part.
-absl::StatusOr<berth::types::v1::Platform> ParsePlatform(const std::string& value);
-
 // Pulls `image` for `run`/`create` (tag defaulted to latest), drawing progress on the CLI's
 // stderr (redrawn in place when stderr is a terminal). Returns the call's status; the caller
 // reports it.

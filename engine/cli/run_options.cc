@@ -253,14 +253,14 @@ absl::StatusOr<v1::CreateContainerRequest> BuildCreateRequest(const RunOptions& 
     h.mutable_console_size()->set_width(in.tty_width);
   }
   if (!o.platform.empty()) {
-    std::vector<std::string> parts = absl::StrSplit(o.platform, '/');
-    if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty()) {
+    absl::StatusOr<berth::types::v1::Platform> p = ParsePlatform(o.platform);
+    if (!p.ok()) return p.status();
+    // The container's image is picked by os and architecture: both are needed here.
+    if (p->architecture().empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("\"", o.platform, "\": unknown operating system or architecture"));
     }
-    req.mutable_platform()->set_os(parts[0]);
-    req.mutable_platform()->set_architecture(parts[1]);
-    if (parts.size() == 3) req.mutable_platform()->set_variant(parts[2]);
+    *req.mutable_platform() = *p;
   }
   return req;
 }
