@@ -22,6 +22,7 @@
 #include "common/fs/fs.h"
 #include "common/grpc/server.h"
 #include "common/proc/proc.h"
+#include "common/testing/busybox.h"
 #include "common/testing/child_process.h"
 #include "common/testing/runfiles.h"
 #include "common/testing/status_matchers.h"
@@ -81,19 +82,12 @@ protected:
     return berth::testing::RunfilePath("shim/berth-shim");
   }
 
-  // A busybox tree at `rootfs` (the bundle's rootfs unless given).
+  // A busybox tree at `rootfs` (the bundle's rootfs unless given): the shared test builder,
+  // with the applets these tests run.
   void MakeBusybox(const std::string &rootfs) {
-    for (const char *sub : {"/bin", "/etc", "/tmp", "/proc", "/sys", "/dev"}) {
-      ASSERT_THAT(fs::MakeDirs(rootfs + sub, 0755), ::berth::testing::IsOk());
-    }
-    auto busybox = fs::ReadFile("/bin/busybox");
-    ASSERT_THAT(busybox, ::berth::testing::IsOk());
-    ASSERT_THAT(
-        fs::WriteFileAtomically(rootfs + "/bin/busybox", *busybox, 0755),
-        ::berth::testing::IsOk());
-    for (const char *applet : {"sh", "echo", "sleep", "cat", "true", "stty", "ls"}) {
-      ASSERT_EQ(symlink("busybox", (rootfs + "/bin/" + applet).c_str()), 0);
-    }
+    ASSERT_THAT(::berth::testing::MakeBusyboxRootfs(
+                    rootfs, {"sh", "echo", "sleep", "cat", "true", "stty", "ls"}),
+                ::berth::testing::IsOk());
   }
 
   // config.json running `args`; the rootfs is filled with busybox unless `populate` is false
