@@ -16,6 +16,7 @@
 #include "engine/distribution/blobs.h"
 #include "engine/distribution/progress.h"
 #include "engine/distribution/registry_client.h"
+#include "engine/distribution/workers.h"
 #include "engine/reference/reference.h"
 
 namespace berth::engine::distribution {
@@ -466,28 +467,17 @@ absl::Status PullJob::Transfer(const oci::Manifest& m, const std::vector<std::st
       opened[i].Notify();
     });
   }
-  size_t next = 0;
-  std::vector<std::thread> threads;
-  for (size_t w = 0; w < workers; ++w) {
-    threads.emplace_back([&] {
-      while (!stop_.load()) {
-        size_t i;
-        {
-          absl::MutexLock l(&mu_);
-          if (next >= queue.size()) return;
-          i = queue[next++];
-        }
-        opened[i].WaitForNotification();
-        absl::Status s = Download(m.layers[i], std::move(writers[i]));
-        if (!s.ok()) {
-          Fail(s);
-          return;
-        }
-        absl::MutexLock l(&mu_);
-        downloaded_[i] = true;
-      }
-    });
-  }
+  const std::function<absl::Status(size_t)> download_layer = [&](size_t q) -> absl::Status {
+    const size_t i = queue[q];
+    opened[i].WaitForNotification();
+    BERTH_RETURN_IF_ERROR(Download(m.layers[i], std::move(writers[i])));
+    absl::MutexLock l(&mu_);
+    downloaded_[i] = true;
+    return absl::OkStatus();
+  };
+  const std::function<void(absl::Status)> fail = [this](absl::Status s) { Fail(s); };
+  std::vector<std::thread> threads =
+      StartWorkers(queue.size(), workers, stop_, download_layer, fail);
   threads.emplace_back([&] {
     for (size_t i = 0; i < n && !stop_.load(); ++i) {
       {

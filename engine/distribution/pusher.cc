@@ -17,6 +17,7 @@
 #include "engine/distribution/blobs.h"
 #include "engine/distribution/progress.h"
 #include "engine/distribution/registry_client.h"
+#include "engine/distribution/workers.h"
 #include "engine/reference/reference.h"
 
 namespace berth::engine::distribution {
@@ -352,8 +353,6 @@ absl::StatusOr<Descriptor> PushJob::PushManifest(const Descriptor& manifest,
   for (size_t i = workers; i < n; ++i) {
     Emit(ShortId(m.layers[i].digest()), v1::TRANSFER_PHASE_WAITING, "Waiting");
   }
-  size_t next = 0;
-  size_t done = 0;
   // The config goes up beside the layers (nothing refers to it before the manifest), so the
   // push does not end with three more round trips after the last layer.
   std::thread config([&] {
@@ -361,37 +360,23 @@ absl::StatusOr<Descriptor> PushJob::PushManifest(const Descriptor& manifest,
       Fail(Annotate(s, "push image config"));
     }
   });
-  std::vector<std::thread> threads;
-  for (size_t w = 0; w < workers; ++w) {
-    threads.emplace_back([&] {
-      while (!stop_.load()) {
-        size_t i;
-        {
-          absl::MutexLock l(&mu_);
-          if (next >= n) break;
-          i = next++;
-        }
-        const Descriptor& layer = m.layers[i];
-        const std::string id = ShortId(layer.digest());
-        absl::StatusOr<Descriptor> blob = layer;
-        if (Uncompressed(layer.media_type())) {
-          blob = PushUncompressed(layer, id);
-        } else if (absl::Status pushed = PushBlob(layer, id, true); !pushed.ok()) {
-          blob = pushed;
-        }
-        absl::Status s = blob.status();
-        if (!s.ok()) {
-          Fail(Annotate(s, absl::StrCat("push layer ", ShortId(layer.digest()))));
-          break;
-        }
-        absl::MutexLock l(&mu_);
-        pushed[i] = *blob;
-      }
-      absl::MutexLock l(&mu_);
-      if (++done == workers) progress_.Close();
-    });
-  }
-  if (workers == 0) progress_.Close();
+  const std::function<absl::Status(size_t)> push_layer = [&](size_t i) -> absl::Status {
+    const Descriptor& layer = m.layers[i];
+    const std::string id = ShortId(layer.digest());
+    absl::StatusOr<Descriptor> blob = layer;
+    if (Uncompressed(layer.media_type())) {
+      blob = PushUncompressed(layer, id);
+    } else if (absl::Status s = PushBlob(layer, id, true); !s.ok()) {
+      blob = s;
+    }
+    if (!blob.ok()) return Annotate(blob.status(), absl::StrCat("push layer ", id));
+    absl::MutexLock l(&mu_);
+    pushed[i] = *blob;
+    return absl::OkStatus();
+  };
+  const std::function<void(absl::Status)> fail = [this](absl::Status s) { Fail(std::move(s)); };
+  const std::function<void()> close = [this] { progress_.Close(); };
+  std::vector<std::thread> threads = StartWorkers(n, workers, stop_, push_layer, fail, close);
   progress_.Relay(
       [&] {
         if (cancelled_.load() && !stop_.load()) Fail(absl::CancelledError("push cancelled"));
