@@ -1,5 +1,7 @@
 #include "containerd/content/content_service.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -327,7 +329,13 @@ class WriteReactor final : public ::grpc::ServerBidiReactor<v1::WriteRequest, v1
     BERTH_ASSIGN_OR_RETURN(const metadata::BlobInfo info, store_->Info(ns, req->digest()));
     ToProto(info, resp->mutable_info());
     if (absl::StatusOr<digest::Digest> d = digest::Digest::Parse(info.digest); d.ok()) {
-      resp->set_local_path(store_->blobs()->LocalPath(*d));
+      const std::string path = store_->blobs()->LocalPath(*d);
+      struct stat st;
+      if (!path.empty() && stat(path.c_str(), &st) == 0) {
+        resp->set_local_path(path);
+        resp->set_local_dev(static_cast<uint64_t>(st.st_dev));
+        resp->set_local_ino(static_cast<uint64_t>(st.st_ino));
+      }
     }
     return absl::OkStatus();
   }());

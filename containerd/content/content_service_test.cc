@@ -3,6 +3,8 @@
 // labels, filters, delete and leases.
 #include "containerd/content/content_service.h"
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -272,6 +274,10 @@ TEST_F(ContentServiceTest, InfoNamesTheBlobFileForLocalReaders) {
   v1::InfoResponse resp;
   ASSERT_TRUE(stub_->Info(&ctx, req, &resp).ok());
   ASSERT_FALSE(resp.local_path().empty());
+  struct stat st;
+  ASSERT_EQ(stat(resp.local_path().c_str(), &st), 0);
+  EXPECT_EQ(resp.local_dev(), static_cast<uint64_t>(st.st_dev));
+  EXPECT_EQ(resp.local_ino(), static_cast<uint64_t>(st.st_ino));
   // The committed file itself: what a client on this host reads instead of the stream.
   std::ifstream in(resp.local_path(), std::ios::binary);
   std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

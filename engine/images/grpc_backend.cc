@@ -324,8 +324,8 @@ class GrpcContent final : public ContentStore {
   }
 
   // The blob's file when berth-containerd names one and it can be opened here as what Info
-  // says it is (a regular file of the blob's size); null otherwise (then the Read stream,
-  // which also reports errors such as a missing blob or a bad range).
+  // says it is (that very file, regular, of the blob's size); null otherwise (then the Read
+  // stream, which also reports errors such as a missing blob or a bad range).
   std::unique_ptr<BlobReader> OpenLocal(const std::string& digest, int64_t offset, int64_t size) {
     auto ctx = caller_.Context();
     contentpb::InfoRequest req;
@@ -337,7 +337,11 @@ class GrpcContent final : public ContentStore {
     int fd = open(resp.local_path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return nullptr;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != blob_size) {
+    // The same file berth-containerd named (not another one at that path in another mount
+    // namespace), a regular file of the blob's size.
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != blob_size ||
+        static_cast<uint64_t>(st.st_dev) != resp.local_dev() ||
+        static_cast<uint64_t>(st.st_ino) != resp.local_ino()) {
       close(fd);
       return nullptr;
     }
