@@ -477,7 +477,7 @@ void AddContainerCommands(std::vector<std::unique_ptr<Command>>* cmds) {
   add(NewAttachCommand());
   add(NewCreateCommand());
   add(NewExecCommand());
-  add(NewInspectCommand());
+  add(NewInspectCommand(/*containers_only=*/true));
   add(std::make_unique<KillCommand>());
   add(NewLogsCommand());
   add(NewPsCommand("ls"), {"ps", "list"});

@@ -25,7 +25,9 @@ std::unique_ptr<Command> NewExecCommand();
 std::unique_ptr<Command> NewAttachCommand();
 std::unique_ptr<Command> NewStartCommand();
 std::unique_ptr<Command> NewPsCommand(std::string name);
-std::unique_ptr<Command> NewInspectCommand();
+// `inspect` looks for a container, then an image (like docker's); `container inspect`
+// (`containers_only`) for a container alone.
+std::unique_ptr<Command> NewInspectCommand(bool containers_only = false);
 std::unique_ptr<Command> NewLogsCommand();
 std::unique_ptr<Command> NewTopCommand();
 std::unique_ptr<Command> NewStatsCommand();

@@ -336,10 +336,14 @@ TEST_F(ContainerCommandsTest, InspectJsonAndTemplates) {
   r = Run({"container", "inspect", "--format", "{{json .Config.Image}}", "web"});
   EXPECT_EQ(r.out, "\"busybox\"\n");
 
-  r = Run({"inspect", "ghost"});
+  r = Run({"container", "inspect", "ghost"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_EQ(r.out, "[]\n");
   EXPECT_EQ(r.err, "Error: No such container: ghost\n");
+  // Plain `inspect` would have taken an image too: docker's wording then.
+  r = Run({"inspect", "ghost"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err, "Error: No such object: ghost\n");
 }
 
 TEST_F(ContainerCommandsTest, LogsFormatsEntriesAndResolvesTimes) {

@@ -23,6 +23,8 @@
 #include "engine/cli/format.h"
 #include "engine/cli/parse_options.h"
 #include "engine/cli/registry_commands.h"
+#include "engine/cli/image_format.h"
+#include "engine/cli/template.h"
 
 namespace berth::cli {
 namespace {
@@ -190,98 +192,6 @@ class ImagesCommand : public Command {
 
 // ---------------------------------------------------------------------------------------------
 
-Json ImageJson(const v1::Image& img) {
-  auto list_or_null = [](const auto& field) -> Json {
-    if (field.empty()) return nullptr;
-    Json a = Json::array();
-    for (const auto& v : field) a.push_back(v);
-    return a;
-  };
-  const v1::ImageConfig& c = img.config();
-  Json config;
-  config["Hostname"] = "";
-  config["Domainname"] = "";
-  config["User"] = c.user();
-  config["AttachStdin"] = false;
-  config["AttachStdout"] = false;
-  config["AttachStderr"] = false;
-  if (c.exposed_ports_size() > 0) {
-    Json ports = Json::object();
-    for (const auto& p : c.exposed_ports()) {
-      const char* proto = p.protocol() == v1::PORT_PROTOCOL_UDP    ? "udp"
-                          : p.protocol() == v1::PORT_PROTOCOL_SCTP ? "sctp"
-                                                                   : "tcp";
-      ports[absl::StrCat(p.port(), "/", proto)] = Json::object();
-    }
-    config["ExposedPorts"] = ports;
-  }
-  config["Tty"] = false;
-  config["OpenStdin"] = false;
-  config["StdinOnce"] = false;
-  config["Env"] = list_or_null(c.env());
-  config["Cmd"] = list_or_null(c.cmd());
-  if (c.healthcheck().tests_size() > 0) {
-    config["Healthcheck"] = {{"Test", list_or_null(c.healthcheck().tests())}};
-  }
-  config["Image"] = "";
-  if (c.volumes_size() > 0) {
-    Json v = Json::object();
-    for (const auto& p : c.volumes()) v[p] = Json::object();
-    config["Volumes"] = v;
-  } else {
-    config["Volumes"] = nullptr;
-  }
-  config["WorkingDir"] = c.working_dir();
-  config["Entrypoint"] = list_or_null(c.entrypoint());
-  config["OnBuild"] = list_or_null(c.on_builds());
-  if (c.labels().empty()) {
-    config["Labels"] = nullptr;
-  } else {
-    std::map<std::string, std::string> sorted(c.labels().begin(), c.labels().end());
-    Json l = Json::object();
-    for (const auto& [k, v] : sorted) l[k] = v;
-    config["Labels"] = l;
-  }
-  if (!c.stop_signal().empty()) config["StopSignal"] = c.stop_signal();
-  if (c.shell_size() > 0) config["Shell"] = list_or_null(c.shell());
-
-  Json j;
-  j["Id"] = img.id();
-  Json tags = Json::array(), digests = Json::array();
-  for (const auto& t : img.repo_tags()) tags.push_back(t);
-  for (const auto& d : img.repo_digests()) digests.push_back(d);
-  j["RepoTags"] = tags;
-  j["RepoDigests"] = digests;
-  j["Parent"] = img.parent();
-  j["Comment"] = img.comment();
-  j["Created"] = img.has_created() ? Rfc3339(img.created()) : "0001-01-01T00:00:00Z";
-  j["DockerVersion"] = "";
-  j["Author"] = img.author();
-  j["Config"] = config;
-  j["Architecture"] = img.architecture();
-  if (!img.variant().empty()) j["Variant"] = img.variant();
-  j["Os"] = img.os();
-  if (!img.os_version().empty()) j["OsVersion"] = img.os_version();
-  j["Size"] = img.size();
-  Json gd;
-  gd["Data"] = nullptr;
-  gd["Name"] = img.graph_driver().name();
-  j["GraphDriver"] = gd;
-  Json rootfs;
-  rootfs["Type"] = img.root_fs().type();
-  Json layers = Json::array();
-  for (const auto& l : img.root_fs().layers()) layers.push_back(l);
-  rootfs["Layers"] = layers;
-  j["RootFS"] = rootfs;
-  Json meta;
-  if (img.has_last_tag_time()) {
-    meta["LastTagTime"] = Rfc3339(img.last_tag_time());
-  } else {
-    meta["LastTagTime"] = "0001-01-01T00:00:00Z";
-  }
-  j["Metadata"] = meta;
-  return j;
-}
 
 class ImageInspectCommand : public Command {
  public:
@@ -293,15 +203,18 @@ class ImageInspectCommand : public Command {
     return "berth image inspect [OPTIONS] IMAGE [IMAGE...]";
   }
   void DefineFlags(FlagSet& f) override {
-    f.AddString(&format_, "format", 'f', "Format output: \"json\" (the default)");
+    f.AddString(&format_, "format", 'f',
+                "Format output using a custom template: 'json' (the default) or a Go template");
   }
   int Run(Cli& cli, const std::vector<std::string>& args) override {
     if (args.empty())
       return UsageError(cli, "image inspect",
                         "\"berth image inspect\" requires at least 1 argument.");
     if (!format_.empty() && format_ != "json") {
-      return UsageError(cli, "image inspect",
-                        "unsupported --format \"" + format_ + "\": use \"json\"");
+      if (auto t = Template::Parse(format_); !t.ok()) {
+        cli.err() << t.status().message() << "\n";
+        return kExitFailure;
+      }
     }
     auto stub = Stub(cli);
     if (stub == nullptr) return kExitFailure;
@@ -324,7 +237,10 @@ class ImageInspectCommand : public Command {
       }
       out.push_back(ImageJson(resp.image()));
     }
-    cli.out() << out.dump(4) << "\n";
+    if (absl::Status s = WriteFormatted(cli.out(), format_, out); !s.ok()) {
+      cli.err() << s.message() << "\n";
+      return kExitFailure;
+    }
     return rc;
   }
 
@@ -845,6 +761,99 @@ void AddImageCommands(std::vector<std::unique_ptr<Command>>* cmds) {
   cmds->push_back(std::make_unique<RemoveCommand>("rmi"));
   cmds->push_back(std::make_unique<SaveCommand>("save"));
   cmds->push_back(std::make_unique<TagCommand>("tag"));
+}
+
+nlohmann::ordered_json ImageJson(const v1::Image& img) {
+  auto list_or_null = [](const auto& field) -> Json {
+    if (field.empty()) return nullptr;
+    Json a = Json::array();
+    for (const auto& v : field) a.push_back(v);
+    return a;
+  };
+  const v1::ImageConfig& c = img.config();
+  Json config;
+  config["Hostname"] = "";
+  config["Domainname"] = "";
+  config["User"] = c.user();
+  config["AttachStdin"] = false;
+  config["AttachStdout"] = false;
+  config["AttachStderr"] = false;
+  if (c.exposed_ports_size() > 0) {
+    Json ports = Json::object();
+    for (const auto& p : c.exposed_ports()) {
+      const char* proto = p.protocol() == v1::PORT_PROTOCOL_UDP    ? "udp"
+                          : p.protocol() == v1::PORT_PROTOCOL_SCTP ? "sctp"
+                                                                   : "tcp";
+      ports[absl::StrCat(p.port(), "/", proto)] = Json::object();
+    }
+    config["ExposedPorts"] = ports;
+  }
+  config["Tty"] = false;
+  config["OpenStdin"] = false;
+  config["StdinOnce"] = false;
+  config["Env"] = list_or_null(c.env());
+  config["Cmd"] = list_or_null(c.cmd());
+  if (c.healthcheck().tests_size() > 0) {
+    config["Healthcheck"] = {{"Test", list_or_null(c.healthcheck().tests())}};
+  }
+  config["Image"] = "";
+  if (c.volumes_size() > 0) {
+    Json v = Json::object();
+    for (const auto& p : c.volumes()) v[p] = Json::object();
+    config["Volumes"] = v;
+  } else {
+    config["Volumes"] = nullptr;
+  }
+  config["WorkingDir"] = c.working_dir();
+  config["Entrypoint"] = list_or_null(c.entrypoint());
+  config["OnBuild"] = list_or_null(c.on_builds());
+  if (c.labels().empty()) {
+    config["Labels"] = nullptr;
+  } else {
+    std::map<std::string, std::string> sorted(c.labels().begin(), c.labels().end());
+    Json l = Json::object();
+    for (const auto& [k, v] : sorted) l[k] = v;
+    config["Labels"] = l;
+  }
+  if (!c.stop_signal().empty()) config["StopSignal"] = c.stop_signal();
+  if (c.shell_size() > 0) config["Shell"] = list_or_null(c.shell());
+
+  Json j;
+  j["Id"] = img.id();
+  Json tags = Json::array(), digests = Json::array();
+  for (const auto& t : img.repo_tags()) tags.push_back(t);
+  for (const auto& d : img.repo_digests()) digests.push_back(d);
+  j["RepoTags"] = tags;
+  j["RepoDigests"] = digests;
+  j["Parent"] = img.parent();
+  j["Comment"] = img.comment();
+  j["Created"] = img.has_created() ? Rfc3339(img.created()) : "0001-01-01T00:00:00Z";
+  j["DockerVersion"] = "";
+  j["Author"] = img.author();
+  j["Config"] = config;
+  j["Architecture"] = img.architecture();
+  if (!img.variant().empty()) j["Variant"] = img.variant();
+  j["Os"] = img.os();
+  if (!img.os_version().empty()) j["OsVersion"] = img.os_version();
+  j["Size"] = img.size();
+  Json gd;
+  gd["Data"] = nullptr;
+  gd["Name"] = img.graph_driver().name();
+  j["GraphDriver"] = gd;
+  Json rootfs;
+  rootfs["Type"] = img.root_fs().type();
+  Json layers = Json::array();
+  for (const auto& l : img.root_fs().layers()) layers.push_back(l);
+  rootfs["Layers"] = layers;
+  j["RootFS"] = rootfs;
+  Json meta;
+  if (img.has_last_tag_time()) {
+    meta["LastTagTime"] = Rfc3339(img.last_tag_time());
+  } else {
+    meta["LastTagTime"] = "0001-01-01T00:00:00Z";
+  }
+  j["Metadata"] = meta;
+  return j;
 }
 
 }  // namespace berth::cli

@@ -10,9 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "berth/engine/v1/images.grpc.pb.h"
 #include "engine/cli/container_commands.h"
 #include "engine/cli/container_format.h"
 #include "engine/cli/format.h"
+#include "engine/cli/image_format.h"
 #include "engine/cli/parse_options.h"
 #include "engine/cli/template.h"
 
@@ -102,8 +104,29 @@ class PsCommand : public Command {
   std::string format_;
 };
 
+// The image named `ref`, nullopt when there is none.
+absl::StatusOr<std::optional<v1::Image>> InspectImage(Cli& cli, const std::string& ref) {
+  auto ch = cli.Channel();
+  if (!ch.ok()) return ch.status();
+  auto stub = v1::Images::NewStub(*ch);
+  ::grpc::ClientContext ctx;
+  Cli::Prepare(ctx);
+  v1::InspectImageRequest req;
+  req.set_image(ref);
+  v1::InspectImageResponse resp;
+  ::grpc::Status st = stub->Inspect(&ctx, req, &resp);
+  // A daemon without the images API (a test's fake) has no images either.
+  if (st.error_code() == ::grpc::StatusCode::NOT_FOUND ||
+      st.error_code() == ::grpc::StatusCode::UNIMPLEMENTED) {
+    return std::nullopt;
+  }
+  if (!st.ok()) return absl::UnavailableError(st.error_message());
+  return std::optional<v1::Image>(resp.image());
+}
+
 class InspectCommand : public Command {
  public:
+  explicit InspectCommand(bool containers_only) : containers_only_(containers_only) {}
   std::string Name() const override { return "inspect"; }
   std::string Summary() const override {
     return "Display detailed information on one or more containers";
@@ -115,22 +138,21 @@ class InspectCommand : public Command {
     f.AddString(&format_, "format", 'f',
                 "Format output using a custom template: 'json' or a Go template");
     f.AddBool(&size_, "size", 's', "Display total file sizes");
-    f.AddString(&type_, "type", 0, "Return JSON for specified type (only \"container\")");
+    f.AddString(&type_, "type", 0,
+                "Return JSON for specified type (\"container\" or \"image\"; default: "
+                "a container, else an image)");
   }
   int Run(Cli& cli, const std::vector<std::string>& args) override {
     if (args.empty()) return ArgsError(cli, "inspect", UsageLine(), "requires at least 1 argument");
-    if (!type_.empty() && type_ != "container") {
+    if (!type_.empty() && type_ != "container" && type_ != "image") {
       cli.err() << "\"" << type_ << "\" is not a valid value for --type\n";
       return kExitFailure;
     }
-    std::optional<Template> tmpl;
     if (!format_.empty() && format_ != "json") {
-      auto t = Template::Parse(format_);
-      if (!t.ok()) {
+      if (auto t = Template::Parse(format_); !t.ok()) {
         cli.err() << t.status().message() << "\n";
         return kExitFailure;
       }
-      tmpl = std::move(*t);
     }
     auto stub = ContainersStub(cli);
     if (stub == nullptr) return kExitFailure;
@@ -143,26 +165,34 @@ class InspectCommand : public Command {
       req.set_id(a);
       req.set_size(size_);
       v1::InspectContainerResponse resp;
-      ::grpc::Status st = stub->Inspect(&ctx, req, &resp);
+      ::grpc::Status st = type_ == "image"
+                              ? ::grpc::Status(::grpc::StatusCode::NOT_FOUND, "")
+                              : stub->Inspect(&ctx, req, &resp);
       if (st.error_code() == ::grpc::StatusCode::NOT_FOUND) {
-        errors.push_back(absl::StrCat("Error: No such container: ", a));
+        // Like docker's inspect: no container by that name, then an image.
+        if (type_ != "container" && !containers_only_) {
+          absl::StatusOr<std::optional<v1::Image>> image = InspectImage(cli, a);
+          if (!image.ok()) {
+            cli.err() << "berth: " << image.status().message() << "\n";
+            return kExitFailure;
+          }
+          if (image->has_value()) {
+            all.push_back(ImageJson(**image));
+            continue;
+          }
+        }
+        const std::string what =
+            containers_only_ ? "container" : (type_.empty() ? "object" : type_);
+        errors.push_back(absl::StrCat("Error: No such ", what, ": ", a));
         continue;
       }
       if (!st.ok()) return cli.ReportError(st);
       all.push_back(InspectJson(resp.container()));
     }
     int rc = errors.empty() ? kExitOk : kExitFailure;
-    if (tmpl.has_value()) {
-      for (const auto& c : all) {
-        auto line = tmpl->Execute(c);
-        if (!line.ok()) {
-          cli.err() << line.status().message() << "\n";
-          return kExitFailure;
-        }
-        cli.out() << *line << "\n";
-      }
-    } else {
-      cli.out() << all.dump(4, ' ', false, Json::error_handler_t::replace) << "\n";
+    if (absl::Status s = WriteFormatted(cli.out(), format_, all); !s.ok()) {
+      cli.err() << s.message() << "\n";
+      return kExitFailure;
     }
     cli.out().flush();
     for (const auto& e : errors) cli.err() << e << "\n";
@@ -170,6 +200,7 @@ class InspectCommand : public Command {
   }
 
  private:
+  const bool containers_only_;
   std::string format_, type_;
   bool size_ = false;
 };
@@ -414,7 +445,9 @@ class StatsCommand : public Command {
 std::unique_ptr<Command> NewPsCommand(std::string name) {
   return std::make_unique<PsCommand>(std::move(name));
 }
-std::unique_ptr<Command> NewInspectCommand() { return std::make_unique<InspectCommand>(); }
+std::unique_ptr<Command> NewInspectCommand(bool containers_only) {
+  return std::make_unique<InspectCommand>(containers_only);
+}
 std::unique_ptr<Command> NewLogsCommand() { return std::make_unique<LogsCommand>(); }
 std::unique_ptr<Command> NewTopCommand() { return std::make_unique<TopCommand>(); }
 std::unique_ptr<Command> NewStatsCommand() { return std::make_unique<StatsCommand>(); }

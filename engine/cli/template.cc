@@ -370,6 +370,21 @@ absl::Status Exec(const std::vector<Node>& nodes, const Json& dot, std::string* 
 
 }  // namespace
 
+absl::Status WriteFormatted(std::ostream& out, const std::string& format, const Json& items) {
+  if (format.empty() || format == "json") {
+    out << items.dump(4, ' ', false, Json::error_handler_t::replace) << "\n";
+    return absl::OkStatus();
+  }
+  absl::StatusOr<Template> t = Template::Parse(format);
+  if (!t.ok()) return t.status();
+  for (const auto& item : items) {
+    absl::StatusOr<std::string> line = t->Execute(item);
+    if (!line.ok()) return line.status();
+    out << *line << "\n";
+  }
+  return absl::OkStatus();
+}
+
 std::string GoPrint(const Json& v) {
   switch (v.type()) {
     case Json::value_t::null: return "<no value>";

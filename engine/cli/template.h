@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,12 @@ class Template {
   explicit Template(std::shared_ptr<const std::vector<Node>> nodes) : nodes_(std::move(nodes)) {}
   std::shared_ptr<const std::vector<Node>> nodes_;
 };
+
+// What `inspect --format` prints for `items` (a JSON array): with "" or "json" the array,
+// indented like docker's; otherwise the template executed on each item, one line each.
+// InvalidArgument for a bad template or a failed evaluation (nothing printed for a bad one).
+absl::Status WriteFormatted(std::ostream& out, const std::string& format,
+                            const nlohmann::ordered_json& items);
 
 // Go's default printing of a value inside a template: strings as is, numbers and booleans
 // plainly, arrays as "[a b]", objects as "map[k:v]", null as "<no value>".

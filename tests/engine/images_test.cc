@@ -155,6 +155,14 @@ TEST_F(ImagesTest, ImportListInspectTagSaveRemoveLoad) {
   EXPECT_EQ(img["RootFS"]["Layers"].size(), 1u);
   EXPECT_GT(img["Size"].get<int64_t>(), 1000000);
   ASSERT_EQ(img["RepoDigests"].size(), 1u);
+  // Go templates, as docker's --format; plain `inspect` finds the image when no container has
+  // the name.
+  auto templated = Berth({"image", "inspect", "--format", "{{.Id}} {{json .RepoTags}}", "busybox"});
+  EXPECT_EQ(ExitCode(templated), 0) << templated.output;
+  EXPECT_EQ(templated.output, id + " [\"busybox:latest\"]\n");
+  auto any = Berth({"inspect", "-f", "{{.Os}}/{{.Architecture}}", "busybox"});
+  EXPECT_EQ(ExitCode(any), 0) << any.output;
+  EXPECT_EQ(any.output, "linux/amd64\n");
 
   auto hist = Berth({"history", "busybox"});
   EXPECT_EQ(ExitCode(hist), 0) << hist.output;
