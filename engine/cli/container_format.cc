@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "engine/cli/cli.h"
@@ -555,7 +556,15 @@ std::string ColumnHeader(const std::string& field, bool stats) {
 absl::StatusOr<std::string> FormatRows(const std::string& format,
                                        const std::vector<Json>& rows,
                                        const std::string& default_format, bool stats) {
-  std::string f = format.empty() ? default_format : format;
+  return FormatRowsWith(format, rows, default_format,
+                        [stats](const std::string& field) { return ColumnHeader(field, stats); });
+}
+
+absl::StatusOr<std::string> FormatRowsWith(
+    const std::string& format, const std::vector<Json>& rows, const std::string& default_format,
+    const std::function<std::string(const std::string&)>& column_header) {
+  std::string f = absl::StrReplaceAll(format.empty() ? default_format : format,
+                                      {{"\\t", "\t"}, {"\\n", "\n"}});
   if (f == "json") {
     std::string out;
     for (const auto& r : rows) absl::StrAppend(&out, r.dump(), "\n");
@@ -575,7 +584,7 @@ absl::StatusOr<std::string> FormatRows(const std::string& format,
     return out;
   }
   Json header = Json::object();
-  for (const auto& field : tmpl->TopLevelFields()) header[field] = ColumnHeader(field, stats);
+  for (const auto& field : tmpl->TopLevelFields()) header[field] = column_header(field);
   auto head = tmpl->Execute(header);
   if (!head.ok()) return head.status();
   Table t(absl::StrSplit(*head, '\t'));

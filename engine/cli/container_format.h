@@ -4,6 +4,7 @@
 // for those fields.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -57,10 +58,17 @@ std::string ColumnHeader(const std::string& field, bool stats);
 
 // Renders rows for a --format value: "json" (one JSON object per line), "table TEMPLATE"
 // (a header row from ColumnHeader, then aligned columns split at tabs), or a bare template
-// (one line per row). An empty format means `default_format`.
+// (one line per row). An empty format means `default_format`. "\t" and "\n" written out in
+// the format (as a shell passes them) mean a tab and a newline, as in docker's formatter.
 absl::StatusOr<std::string> FormatRows(const std::string& format,
                                        const std::vector<nlohmann::ordered_json>& rows,
                                        const std::string& default_format, bool stats);
+// The same with the table's column headers from `header` (e.g. images' "IMAGE ID"). A
+// separate name: a function pointer would convert to FormatRows' `bool stats`.
+absl::StatusOr<std::string> FormatRowsWith(
+    const std::string& format, const std::vector<nlohmann::ordered_json>& rows,
+    const std::string& default_format,
+    const std::function<std::string(const std::string&)>& header);
 
 // "CONTAINER ID" style 12-digit id.
 std::string ShortId(const std::string& id);

@@ -137,6 +137,15 @@ TEST(FormatRowsTest, TableJsonAndTemplates) {
   EXPECT_EQ(parsed["Names"], "web");
   EXPECT_EQ(parsed["RunningFor"], "5 seconds ago");
   EXPECT_FALSE(FormatRows("{{.ID", rows, "", false).ok());
+  // "\t" as a shell passes it (backslash, t) is a tab, as in docker's formatter.
+  auto escaped = FormatRows("table {{.ID}}\\t{{.Names}}", rows, "", false);
+  ASSERT_THAT(escaped, IsOk());
+  EXPECT_EQ(*escaped, "CONTAINER ID   NAMES\n" + kId.substr(0, 12) + "   web\n");
+  // Other commands name their columns themselves.
+  auto renamed = FormatRowsWith("table {{.ID}}", rows, "",
+                                [](const std::string& f) { return "THE " + f; });
+  ASSERT_THAT(renamed, IsOk());
+  EXPECT_EQ(*renamed, "THE ID\n" + kId.substr(0, 12) + "\n");
 }
 
 v1::ContainerStats Sample() {

@@ -10,9 +10,11 @@
 #include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -20,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "berth/engine/v1/images.grpc.pb.h"
 #include "engine/cli/commands.h"
+#include "engine/cli/container_format.h"
 #include "engine/cli/format.h"
 #include "engine/cli/parse_options.h"
 #include "engine/cli/registry_commands.h"
@@ -90,6 +93,17 @@ bool AddFilters(Cli& cli, const std::string& cmd, const std::vector<std::string>
 
 // ---------------------------------------------------------------------------------------------
 
+// Column headers of `images --format "table ..."`, as docker names them.
+std::string ImageColumn(const std::string& field) {
+  static const auto* kNames = new std::map<std::string, std::string>{
+      {"ID", "IMAGE ID"},           {"Repository", "REPOSITORY"}, {"Tag", "TAG"},
+      {"Digest", "DIGEST"},         {"CreatedSince", "CREATED"},  {"CreatedAt", "CREATED AT"},
+      {"Size", "SIZE"},             {"VirtualSize", "VIRTUAL SIZE"},
+      {"SharedSize", "SHARED SIZE"}, {"UniqueSize", "UNIQUE SIZE"}, {"Containers", "CONTAINERS"}};
+  auto it = kNames->find(field);
+  return it != kNames->end() ? it->second : absl::AsciiStrToUpper(field);
+}
+
 class ImagesCommand : public Command {
  public:
   explicit ImagesCommand(std::string name) : name_(std::move(name)) {}
@@ -102,16 +116,24 @@ class ImagesCommand : public Command {
     f.AddBool(&all_, "all", 'a', "Show all images (default hides intermediate images)");
     f.AddBool(&digests_, "digests", 0, "Show digests");
     f.AddStringList(&filters_, "filter", 'f', "Filter output based on conditions provided");
-    f.AddString(&format_, "format", 0, "Format output: \"json\" or \"table\"");
+    f.AddString(&format_, "format", 0,
+                "Format output: \"table\" (the default), \"json\", a Go template, or "
+                "\"table TEMPLATE\"");
     f.AddBool(&no_trunc_, "no-trunc", 0, "Don't truncate output");
     f.AddBool(&quiet_, "quiet", 'q', "Only show image IDs");
   }
   int Run(Cli& cli, const std::vector<std::string>& args) override {
     if (args.size() > 1)
       return UsageError(cli, name_, "\"berth " + name_ + "\" requires at most 1 argument.");
-    if (!format_.empty() && format_ != "json" && format_ != "table") {
-      return UsageError(cli, name_,
-                        "unsupported --format \"" + format_ + "\": use \"json\" or \"table\"");
+    // "json", "table" and "" are handled below; anything else is a template (checked first,
+    // as docker does, so a bad one costs no request).
+    const bool templated = !format_.empty() && format_ != "json" && format_ != "table";
+    if (templated) {
+      if (absl::StatusOr<std::string> check = FormatRowsWith(format_, {}, "", ImageColumn);
+          !check.ok()) {
+        cli.err() << check.status().message() << "\n";
+        return kExitFailure;
+      }
     }
     v1::ListImagesRequest req;
     req.set_all(all_);
@@ -142,6 +164,7 @@ class ImagesCommand : public Command {
     if (digests_) header.push_back("DIGEST");
     for (const char* h : {"IMAGE ID", "CREATED", "SIZE"}) header.push_back(h);
     Table table(header);
+    std::vector<Json> templated_rows;
     for (const auto& img : resp.images()) {
       std::vector<std::pair<std::string, std::string>> rows;  // repo, tag
       for (const auto& t : img.repo_tags()) {
@@ -157,7 +180,7 @@ class ImagesCommand : public Command {
         const std::string id = ShortImageId(img.id(), no_trunc_);
         const std::string since = Since(img.created(), img.has_created());
         const std::string size = HumanSize(static_cast<double>(img.size()));
-        if (format_ == "json") {
+        if (format_ == "json" || templated) {
           Json j;
           j["Containers"] = "N/A";
           j["CreatedAt"] = img.has_created() ? Rfc3339(img.created()) : "";
@@ -170,7 +193,11 @@ class ImagesCommand : public Command {
           j["Tag"] = tag;
           j["UniqueSize"] = "N/A";
           j["VirtualSize"] = size;
-          cli.out() << j.dump() << "\n";
+          if (templated) {
+            templated_rows.push_back(std::move(j));
+          } else {
+            cli.out() << j.dump() << "\n";
+          }
           continue;
         }
         std::vector<std::string> row = {repo, tag};
@@ -179,7 +206,16 @@ class ImagesCommand : public Command {
         table.Add(row);
       }
     }
-    if (format_ != "json") table.Print(cli.out());
+    if (templated) {
+      absl::StatusOr<std::string> text = FormatRowsWith(format_, templated_rows, "", ImageColumn);
+      if (!text.ok()) {
+        cli.err() << text.status().message() << "\n";
+        return kExitFailure;
+      }
+      cli.out() << *text;
+    } else if (format_ != "json") {
+      table.Print(cli.out());
+    }
     return kExitOk;
   }
 

@@ -160,6 +160,12 @@ TEST_F(ImagesTest, ImportListInspectTagSaveRemoveLoad) {
   auto templated = Berth({"image", "inspect", "--format", "{{.Id}} {{json .RepoTags}}", "busybox"});
   EXPECT_EQ(ExitCode(templated), 0) << templated.output;
   EXPECT_EQ(templated.output, id + " [\"busybox:latest\"]\n");
+  auto listed = Berth({"images", "--format", "{{.Repository}}:{{.Tag}}"});
+  EXPECT_EQ(ExitCode(listed), 0) << listed.output;
+  EXPECT_EQ(listed.output, "busybox:latest\n");
+  auto table = Berth({"images", "--format", "table {{.Repository}}\\t{{.ID}}"});
+  EXPECT_EQ(ExitCode(table), 0) << table.output;
+  EXPECT_EQ(table.output, "REPOSITORY   IMAGE ID\nbusybox      " + short_id + "\n");
   auto any = Berth({"inspect", "-f", "{{.Os}}/{{.Architecture}}", "busybox"});
   EXPECT_EQ(ExitCode(any), 0) << any.output;
   EXPECT_EQ(any.output, "linux/amd64\n");
