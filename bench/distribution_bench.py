@@ -190,10 +190,8 @@ def main():
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root")
-    for rel in ("engine/berthd", "engine/cli/berth", "containerd/berth-containerd",
-                "shim/berth-shim", "runc/berth-runc", "registry/berth-registry"):
-        if not os.access(eb.berth_bin(rel), os.X_OK):
-            sys.exit(f"bazel-bin/{rel} missing: build it first (see --help)")
+    eb.require_built(("engine/berthd", "engine/cli/berth", "containerd/berth-containerd",
+                      "shim/berth-shim", "runc/berth-runc", "registry/berth-registry"))
     engine_names = args.engines.split(",")
     registry_kinds = args.registries.split(",")
 

@@ -63,6 +63,13 @@ def make_tar(rootfs, out):
         t.add(rootfs, arcname=".")
 
 
+def require_built(rels):
+    """Exits with a hint unless every bazel-bin/<rel> is there and executable."""
+    for rel in rels:
+        if not os.access(berth_bin(rel), os.X_OK):
+            sys.exit(f"bazel-bin/{rel} missing: build it first (see --help)")
+
+
 def pct(sorted_ts, q):
     """Nearest-rank percentile of a sorted list."""
     k = max(1, -(-len(sorted_ts) * q // 100))  # ceil(n*q/100)
@@ -569,10 +576,8 @@ def main():
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root")
-    for rel in ("engine/berthd", "engine/cli/berth", "containerd/berth-containerd",
-                "shim/berth-shim", "runc/berth-runc"):
-        if not os.path.exists(berth_bin(rel)):
-            sys.exit(f"bazel-bin/{rel} missing: build it first (see --help)")
+    require_built(("engine/berthd", "engine/cli/berth", "containerd/berth-containerd",
+                   "shim/berth-shim", "runc/berth-runc"))
 
     tmp = tempfile.mkdtemp(prefix="berth-bench-engine-")
     # dockerd makes these whatever its flags say (plugin discovery); removed at the end if
