@@ -15,7 +15,7 @@ namespace {
 // Above the 1 MiB chunks content and uploads move in (and libcurl's upload buffer).
 constexpr int kMmapThreshold = 4 << 20;
 // A few chunks' worth may stay at the top of an arena between bursts.
-constexpr int kTrimThreshold = 8 << 20;
+constexpr int kTrimThreshold = static_cast<int>(kTrimThresholdBytes);
 constexpr absl::Duration kQuiet = absl::Seconds(1);
 
 class Trimmer {

@@ -10,14 +10,21 @@
 // higher than with the defaults.
 #pragma once
 
+#include <cstddef>
+
 namespace berth::daemon {
 
 // Sets the thresholds and the arena limit above. Call once, early in main(), before threads
 // start.
 void TuneMallocForStreaming();
 
+// Freed memory glibc may keep at the top of an arena (M_TRIM_THRESHOLD): a burst that moved
+// less than this leaves nothing a trim would give back.
+inline constexpr size_t kTrimThresholdBytes = 8 << 20;
+
 // Asks for malloc_trim(0) once nothing has called TrimSoon() for about a second (the end of
-// a push, a pull, a content stream). Cheap; safe from any thread.
+// a push, a pull, a content stream of kTrimThresholdBytes or more). Cheap; safe from any
+// thread.
 void TrimSoon();
 
 }  // namespace berth::daemon

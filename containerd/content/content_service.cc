@@ -115,7 +115,10 @@ class ReadReactor final : public ::grpc::ServerWriteReactor<v1::ReadResponse> {
     Next();
   }
   void OnDone() override {
-    berth::daemon::TrimSoon();  // a layer's worth of buffers may have gone through
+    // A layer's worth of buffers went through: give back what glibc keeps of it.
+    if (moved_ >= static_cast<int64_t>(berth::daemon::kTrimThresholdBytes)) {
+      berth::daemon::TrimSoon();
+    }
     delete this;
   }
 
@@ -161,6 +164,7 @@ class ReadReactor final : public ::grpc::ServerWriteReactor<v1::ReadResponse> {
       return;
     }
     data->resize(*got);
+    moved_ += static_cast<int64_t>(*got);
     resp_.set_offset(pos_);
     pos_ += static_cast<int64_t>(*got);
     StartWrite(&resp_);
@@ -175,6 +179,7 @@ class ReadReactor final : public ::grpc::ServerWriteReactor<v1::ReadResponse> {
   std::unique_ptr<ReaderAt> reader_;
   int64_t pos_ = 0;
   int64_t end_ = 0;
+  int64_t moved_ = 0;  // bytes sent
   v1::ReadResponse resp_;
 };
 
@@ -222,7 +227,10 @@ class WriteReactor final : public ::grpc::ServerBidiReactor<v1::WriteRequest, v1
   }
 
   void OnDone() override {
-    berth::daemon::TrimSoon();  // a layer's worth of buffers may have gone through
+    // A layer's worth of buffers went through: give back what glibc keeps of it.
+    if (moved_ >= static_cast<int64_t>(berth::daemon::kTrimThresholdBytes)) {
+      berth::daemon::TrimSoon();
+    }
     delete this;
   }
 
@@ -261,6 +269,7 @@ class WriteReactor final : public ::grpc::ServerBidiReactor<v1::WriteRequest, v1
     switch (req_.action()) {
       case v1::WRITE_ACTION_WRITE:
         BERTH_RETURN_IF_ERROR(writer_->Write(req_.offset(), req_.data()));
+        moved_ += static_cast<int64_t>(req_.data().size());
         return Progress();
       case v1::WRITE_ACTION_COMMIT:
         return Commit(expected);
@@ -270,7 +279,10 @@ class WriteReactor final : public ::grpc::ServerBidiReactor<v1::WriteRequest, v1
   }
 
   absl::Status Commit(const std::optional<digest::Digest>& expected) {
-    if (!req_.data().empty()) BERTH_RETURN_IF_ERROR(writer_->Write(req_.offset(), req_.data()));
+    if (!req_.data().empty()) {
+      BERTH_RETURN_IF_ERROR(writer_->Write(req_.offset(), req_.data()));
+      moved_ += static_cast<int64_t>(req_.data().size());
+    }
     const IngestStatus before = writer_->Status();
     const metadata::Labels labels(req_.labels().begin(), req_.labels().end());
     BERTH_ASSIGN_OR_RETURN(const metadata::BlobInfo info,
@@ -315,6 +327,7 @@ class WriteReactor final : public ::grpc::ServerBidiReactor<v1::WriteRequest, v1
   std::optional<std::string> lease_;
   std::unique_ptr<NamespacedWriter> writer_;
   bool committed_ = false;
+  int64_t moved_ = 0;  // bytes received
   v1::WriteRequest req_;
   v1::WriteResponse resp_;
 };
