@@ -341,6 +341,7 @@ class WriteReactor final : public ::grpc::ServerBidiReactor<v1::WriteRequest, v1
     BERTH_ASSIGN_OR_RETURN(const std::string ns, server::RequestNamespace(*ctx));
     BERTH_ASSIGN_OR_RETURN(const metadata::BlobInfo info, store_->Info(ns, req->digest()));
     ToProto(info, resp->mutable_info());
+    if (!req->want_local_path()) return absl::OkStatus();
     if (absl::StatusOr<digest::Digest> d = digest::Digest::Parse(info.digest); d.ok()) {
       const std::string path = store_->blobs()->LocalPath(*d);
       struct stat st;

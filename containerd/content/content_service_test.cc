@@ -268,10 +268,18 @@ TEST_F(ContentServiceTest, InfoNamesTheBlobFileForLocalReaders) {
   const std::string data = Bytes((1 << 20) + 77, 9);
   const std::string digest = DigestOf(data);
   ASSERT_THAT(WriteBlob("", "local", data, digest, {}), IsOk());
-  ::grpc::ClientContext ctx;
   v1::InfoRequest req;
   req.set_digest(digest);
   v1::InfoResponse resp;
+  {
+    // Not asked for: not given.
+    ::grpc::ClientContext plain;
+    ASSERT_TRUE(stub_->Info(&plain, req, &resp).ok());
+    EXPECT_EQ(resp.local_path(), "");
+    EXPECT_EQ(resp.local_ino(), 0u);
+  }
+  ::grpc::ClientContext ctx;
+  req.set_want_local_path(true);
   ASSERT_TRUE(stub_->Info(&ctx, req, &resp).ok());
   ASSERT_FALSE(resp.local_path().empty());
   struct stat st;

@@ -330,6 +330,7 @@ class GrpcContent final : public ContentStore {
     auto ctx = caller_.Context();
     contentpb::InfoRequest req;
     req.set_digest(digest);
+    req.set_want_local_path(true);
     contentpb::InfoResponse resp;
     if (!stub_->Info(ctx.get(), req, &resp).ok() || resp.local_path().empty()) return nullptr;
     const int64_t blob_size = resp.info().size();
